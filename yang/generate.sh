@@ -27,3 +27,5 @@ sed -i \
   -e "s#$IETF/\.\.\.#ietf-inet-types, ietf-yang-types (RFC 6991) from github.com/openconfig/ygot@$YGOT_VER/demo/getting_started/yang#" \
   "$OUT"
 gofmt -s -w "$OUT"
+go run ../pkg/yangschema/internal/genmodules -package flowstate -o flowstate/modules.go \
+  -path "../yang,$IETF" ../yang/sami-flow-state.yang
