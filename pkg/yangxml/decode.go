@@ -155,6 +155,32 @@ type pathElem struct {
 	op     Operation
 }
 
+// addKey records a key value, keeping the key-statement order whatever the
+// order of the elements in the document.
+func (e *pathElem) addKey(name, value string) {
+	kv := name + "=" + value
+	order := e.f.child.keys
+	pos := func(n string) int {
+		for i, k := range order {
+			if k.name == n {
+				return i
+			}
+		}
+		return len(order)
+	}
+	i := len(e.keys)
+	for i > 0 {
+		prev, _, _ := strings.Cut(e.keys[i-1], "=")
+		if pos(prev) <= pos(name) {
+			break
+		}
+		i--
+	}
+	e.keys = append(e.keys, "")
+	copy(e.keys[i+1:], e.keys[i:])
+	e.keys[i] = kv
+}
+
 // state is one decode in progress.
 type state struct {
 	c     *Codec
@@ -356,8 +382,7 @@ func (st *state) child(p *nodePlan, v reflect.Value, t xml.StartElement, uri str
 				fv.Set(val)
 			}
 			if f.isKey && len(st.path) >= 2 {
-				parent := &st.path[len(st.path)-2]
-				parent.keys = append(parent.keys, f.name+"="+text)
+				st.path[len(st.path)-2].addKey(f.name, text)
 			}
 		}
 	case kindContainer:
