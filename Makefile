@@ -6,15 +6,19 @@ PKGS      ?= ./...
 FUZZTIME  ?= 20s
 BIN       := bin
 
-.PHONY: all build test test-short generate check-generate lint interop fuzz bench yanglint tools clean
+.PHONY: all peers build test test-short generate check-generate lint interop fuzz bench yanglint tools clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## test: unit, golden, round-trip and (when the peers are installed) interop tests, with -race.
-test:
+## peers: install the third-party peers the interop tests use (root + apt), if missing.
+peers:
+	@bash .ci/install-peers
+
+## test: unit, golden, round-trip and interop tests against the real peers, with -race.
+test: peers
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 
@@ -35,12 +39,13 @@ yanglint:
 	yanglint yang/*.yang
 
 ## interop: tests against real third-party peers; they fail (not skip) when SAMI_REQUIRE_PEERS=1 and a peer is missing.
-interop:
+interop: peers
 	SAMI_REQUIRE_PEERS=1 $(GO) test -race -count=1 -run 'Interop' $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/yangxml/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) ./pkg/flow/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
