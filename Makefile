@@ -10,8 +10,10 @@ BIN       := bin
 
 all: build
 
+## build: compile every package, and the commands under cmd/ into bin/.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build $(PKGS)
+	@if ls cmd/*/main.go >/dev/null 2>&1; then $(GO) build -o $(BIN)/ ./cmd/...; fi
 
 ## peers: install the third-party peers the interop tests use (root + apt), if missing.
 peers:
