@@ -29,7 +29,7 @@ func FuzzDecode(f *testing.F) {
 		if err := c.Unmarshal(data, d, yangxml.WithEditOperations(func(yangxml.EditOp) error { return nil })); err != nil {
 			return
 		}
-		out, err := c.Marshal(d)
+		out, err := c.Marshal(d, yangxml.Wrapper("data"))
 		if err != nil {
 			t.Fatalf("accepted input does not re-encode: %v\ninput: %q", err, data)
 		}
