@@ -112,7 +112,7 @@ func (t *Tokenizer) token() (Kind, error) {
 		return t.charData()
 	}
 	if len(b) < 2 {
-		return 0, t.short(findTag, "element")
+		return 0, t.short(findAny, "element")
 	}
 	switch b[1] {
 	case '/':

@@ -88,9 +88,9 @@ type Tokenizer struct {
 	stack    []byte
 	stackOff []int
 
-	// Resumable search for the end of a token that runs past the buffered
-	// data, so a token arriving in many small reads is scanned once, not
-	// once per read.
+	// Resumable search for the end of a long token that runs past the
+	// buffered data, so a token arriving in many small reads is scanned
+	// once, not once per read.
 	find finder
 	fpos int  // relative to r
 	fq   byte // open quote in a start tag
@@ -204,8 +204,9 @@ func (t *Tokenizer) Text() []byte {
 }
 
 // InputPos returns the 1-based line and byte column where the current token
-// starts, or where the error returned by Next was found. Lines are counted
-// at LF, as encoding/xml does.
+// starts (for the EndElement of <a/>, where <a/> starts), or where the
+// error returned by Next was found. Lines are counted at LF, as encoding/xml
+// does.
 func (t *Tokenizer) InputPos() (line, column int) {
 	var se *SyntaxError
 	if errors.As(t.err, &se) {
@@ -270,14 +271,20 @@ func (t *Tokenizer) need(f finder) error {
 	return errNeedMore
 }
 
-// more reads until the current token's end is in the buffer, the input
-// ends (the caller re-parses and reports what is missing) or reading fails.
+// reparseLimit: a token this short is parsed again after every read, so
+// an error in it shows as soon as it arrives; a longer one only once the
+// finder has seen its end, so it costs linear time however it is read.
+const reparseLimit = 256
+
+// more reads until the current token may be complete (the caller parses
+// it again), the input ends (the caller reports what is missing) or
+// reading fails.
 func (t *Tokenizer) more() error {
 	for {
 		if !t.fill() {
 			return t.rerr
 		}
-		if t.found() {
+		if t.w-t.r <= reparseLimit || t.found() {
 			return nil
 		}
 	}
