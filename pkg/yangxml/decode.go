@@ -2,15 +2,16 @@ package yangxml
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"strings"
+	"unsafe"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"
+	"github.com/sami-netops/sami/pkg/xmltok"
 )
 
 // XML namespaces of the NETCONF envelopes the decoder unwraps.
@@ -83,20 +84,19 @@ func WithNamespaces(ns map[string]string) DecodeOption {
 // Unmarshal decodes an XML document (a <data> or <config> element, or bare
 // top-level data nodes) into root, which must be of the codec's root type.
 func (c *Codec) Unmarshal(data []byte, root ygot.GoStruct, opts ...DecodeOption) error {
-	return c.NewDecoder(bytes.NewReader(data), opts...).Decode(root)
+	return c.decode(xmltok.NewBytes(data), root, buildDecodeOpts(opts))
 }
 
 // Decoder decodes one XML document from a stream.
 type Decoder struct {
 	c  *Codec
-	xd *xml.Decoder
+	tk *xmltok.Tokenizer
 	o  decodeOpts
 }
 
 // NewDecoder returns a decoder reading from r. r is read incrementally.
 func (c *Codec) NewDecoder(r io.Reader, opts ...DecodeOption) *Decoder {
-	xd := xml.NewDecoder(r)
-	return &Decoder{c: c, xd: xd, o: buildDecodeOpts(opts)}
+	return &Decoder{c: c, tk: xmltok.New(r), o: buildDecodeOpts(opts)}
 }
 
 func buildDecodeOpts(opts []DecodeOption) decodeOpts {
@@ -109,40 +109,42 @@ func buildDecodeOpts(opts []DecodeOption) decodeOpts {
 
 // Decode reads the document into root.
 func (dec *Decoder) Decode(root ygot.GoStruct) error {
-	st, err := dec.c.newState(dec.xd, root, dec.o)
+	return dec.c.decode(dec.tk, root, dec.o)
+}
+
+func (c *Codec) decode(tk *xmltok.Tokenizer, root ygot.GoStruct, o decodeOpts) error {
+	st, err := c.newState(tk, root, o)
 	if err != nil {
 		return err
 	}
-	var start xml.StartElement
 	for {
-		tok, err := dec.xd.RawToken()
+		k, err := tk.Next()
 		if err == io.EOF {
 			return st.errf(ErrMalformed, "no data element in the input")
 		}
 		if err != nil {
 			return st.syntax(err)
 		}
-		if s, ok := tok.(xml.StartElement); ok {
-			start = s
+		if k == xmltok.StartElement {
 			break
 		}
-		if err := st.outside(tok); err != nil {
+		if err := st.outside(k); err != nil {
 			return err
 		}
 	}
-	return st.document(start, true)
+	return st.document(true)
 }
 
-// DecodeElement decodes the element that starts with start from xd, which
-// the caller has been reading with RawToken (as NETCONF message readers do).
-// start is a <data> or <config> wrapper or a top-level data node. Namespace
-// declarations of enclosing elements are passed with WithNamespaces.
-func (c *Codec) DecodeElement(xd *xml.Decoder, start xml.StartElement, root ygot.GoStruct, opts ...DecodeOption) error {
-	st, err := c.newState(xd, root, buildDecodeOpts(opts))
+// DecodeElement decodes the element whose start tag is tk's current token
+// (a <data> or <config> wrapper, or a top-level data node) up to its end
+// tag, as NETCONF reply readers need. Namespace declarations of enclosing
+// elements are passed with WithNamespaces.
+func (c *Codec) DecodeElement(tk *xmltok.Tokenizer, root ygot.GoStruct, opts ...DecodeOption) error {
+	st, err := c.newState(tk, root, buildDecodeOpts(opts))
 	if err != nil {
 		return err
 	}
-	return st.document(start, false)
+	return st.document(false)
 }
 
 type binding struct{ prefix, uri string }
@@ -155,36 +157,10 @@ type pathElem struct {
 	op     Operation
 }
 
-// addKey records a key value, keeping the key-statement order whatever the
-// order of the elements in the document.
-func (e *pathElem) addKey(name, value string) {
-	kv := name + "=" + value
-	order := e.f.child.keys
-	pos := func(n string) int {
-		for i, k := range order {
-			if k.name == n {
-				return i
-			}
-		}
-		return len(order)
-	}
-	i := len(e.keys)
-	for i > 0 {
-		prev, _, _ := strings.Cut(e.keys[i-1], "=")
-		if pos(prev) <= pos(name) {
-			break
-		}
-		i--
-	}
-	e.keys = append(e.keys, "")
-	copy(e.keys[i+1:], e.keys[i:])
-	e.keys[i] = kv
-}
-
 // state is one decode in progress.
 type state struct {
 	c     *Codec
-	xd    *xml.Decoder
+	tk    *xmltok.Tokenizer
 	o     decodeOpts
 	root  reflect.Value
 	ns    []binding
@@ -194,12 +170,12 @@ type state struct {
 	lists map[*fieldPlan]func(ygot.GoStruct) error
 }
 
-func (c *Codec) newState(xd *xml.Decoder, root ygot.GoStruct, o decodeOpts) (*state, error) {
+func (c *Codec) newState(tk *xmltok.Tokenizer, root ygot.GoStruct, o decodeOpts) (*state, error) {
 	rv, err := c.checkRoot(root)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{c: c, xd: xd, o: o, root: rv}
+	st := &state{c: c, tk: tk, o: o, root: rv}
 	for p, u := range o.inherited {
 		st.ns = append(st.ns, binding{p, u})
 	}
@@ -220,19 +196,21 @@ func (c *Codec) newState(xd *xml.Decoder, root ygot.GoStruct, o decodeOpts) (*st
 	return st, nil
 }
 
-// document decodes a wrapper or a sequence of top-level nodes starting at start.
-func (st *state) document(start xml.StartElement, toEOF bool) error {
-	st.push(start)
-	uri, _ := st.lookupNS(start.Name.Space)
-	wrapper := (uri == NetconfBaseNS && (start.Name.Local == "data" || start.Name.Local == "config")) ||
-		(uri == nmdaNS && start.Name.Local == "data")
+// document decodes, from the start tag that is the current token, a wrapper
+// or a sequence of top-level nodes.
+func (st *state) document(toEOF bool) error {
+	st.push()
+	uri, _ := st.lookupNS(string(st.tk.Prefix()))
+	local := st.tk.Local()
+	wrapper := (uri == NetconfBaseNS && (string(local) == "data" || string(local) == "config")) ||
+		(uri == nmdaNS && string(local) == "data")
 	if wrapper {
-		if err := st.children(st.c.root, st.root, start); err != nil {
+		if err := st.children(st.c.root, st.root); err != nil {
 			return err
 		}
 		st.pop()
 	} else {
-		if err := st.child(st.c.root, st.root, start, uri); err != nil {
+		if err := st.child(st.c.root, st.root, uri); err != nil {
 			return err
 		}
 		if !toEOF {
@@ -240,22 +218,22 @@ func (st *state) document(start xml.StartElement, toEOF bool) error {
 		}
 		// Further top-level siblings.
 		for {
-			tok, err := st.xd.RawToken()
+			k, err := st.tk.Next()
 			if err == io.EOF {
 				return nil
 			}
 			if err != nil {
 				return st.syntax(err)
 			}
-			if s, ok := tok.(xml.StartElement); ok {
-				st.push(s)
-				u, _ := st.lookupNS(s.Name.Space)
-				if err := st.child(st.c.root, st.root, s, u); err != nil {
+			if k == xmltok.StartElement {
+				st.push()
+				u, _ := st.lookupNS(string(st.tk.Prefix()))
+				if err := st.child(st.c.root, st.root, u); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := st.outside(tok); err != nil {
+			if err := st.outside(k); err != nil {
 				return err
 			}
 		}
@@ -264,100 +242,103 @@ func (st *state) document(start xml.StartElement, toEOF bool) error {
 		return nil
 	}
 	for {
-		tok, err := st.xd.RawToken()
+		k, err := st.tk.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return st.syntax(err)
 		}
-		if s, ok := tok.(xml.StartElement); ok {
-			return st.errf(ErrMalformed, "element <%s> after the end of the document", s.Name.Local)
+		if k == xmltok.StartElement {
+			return st.errf(ErrMalformed, "element <%s> after the end of the document", st.tk.Local())
 		}
-		if err := st.outside(tok); err != nil {
+		if err := st.outside(k); err != nil {
 			return err
 		}
 	}
 }
 
-// outside accepts what may appear between elements at the top: whitespace,
-// comments and the XML declaration.
-func (st *state) outside(tok xml.Token) error {
-	switch t := tok.(type) {
-	case xml.CharData:
-		if len(bytes.TrimSpace(t)) != 0 {
+// outside accepts what may appear between elements at the top: whitespace
+// (and a byte order mark), comments and the XML declaration.
+func (st *state) outside(k xmltok.Kind) error {
+	switch k {
+	case xmltok.CharData:
+		if t := bytes.TrimLeft(st.tk.Text(), "\uFEFF"); len(bytes.TrimSpace(t)) != 0 {
 			return st.errf(ErrMalformed, "text %q outside of any element", truncate(string(t)))
 		}
-	case xml.Directive:
+	case xmltok.Directive:
 		return st.errf(ErrMalformed, "DTDs and directives are not accepted")
-	case xml.EndElement:
-		return st.errf(ErrMalformed, "unexpected </%s>", t.Name.Local)
 	}
 	return nil
 }
 
-// children decodes the child elements of the node that start opened, into
-// the struct v described by p, until start's end element.
-func (st *state) children(p *nodePlan, v reflect.Value, start xml.StartElement) error {
+// children decodes the child elements of the element just entered into the
+// struct v described by p, up to and including that element's end tag.
+func (st *state) children(p *nodePlan, v reflect.Value) error {
 	for {
-		tok, err := st.xd.RawToken()
+		k, err := st.tk.Next()
 		if err != nil {
 			return st.syntax(err)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			st.push(t)
-			uri, _ := st.lookupNS(t.Name.Space)
-			if err := st.child(p, v, t, uri); err != nil {
+		switch k {
+		case xmltok.StartElement:
+			st.push()
+			uri, _ := st.lookupNS(string(st.tk.Prefix()))
+			if err := st.child(p, v, uri); err != nil {
 				return err
 			}
-		case xml.EndElement:
-			if t.Name != start.Name {
-				return st.errf(ErrMalformed, "</%s> closes <%s>", qname(t.Name), qname(start.Name))
+		case xmltok.EndElement:
+			return nil // the tokenizer checks that end tags match
+		case xmltok.CharData:
+			if len(bytes.TrimSpace(st.tk.Text())) != 0 {
+				return st.errf(ErrMalformed, "text %q inside a node that is not a leaf", truncate(string(st.tk.Text())))
 			}
-			return nil
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return st.errf(ErrMalformed, "text %q inside <%s>, which is not a leaf", truncate(string(t)), start.Name.Local)
-			}
-		case xml.Directive:
+		case xmltok.Directive:
 			return st.errf(ErrMalformed, "DTDs and directives are not accepted")
 		}
 	}
 }
 
-// child decodes one element (already pushed on the namespace stack) that is a
-// child of the struct v, and pops it.
-func (st *state) child(p *nodePlan, v reflect.Value, t xml.StartElement, uri string) error {
+// child decodes the element whose start tag is the current token (already
+// pushed on the namespace stack), a child of the struct v, and pops it.
+func (st *state) child(p *nodePlan, v reflect.Value, uri string) error {
 	defer st.pop()
-	f := p.byName[t.Name.Local]
+	local := st.tk.Local()
+	f := p.byName[string(local)]
 	if f == nil || (p == st.c.root && st.c.byNS[uri] == nil) {
 		if p == st.c.root && st.o.skipUnknown && st.c.byNS[uri] == nil {
-			return st.skip(t)
+			return st.skip()
 		}
-		st.path = append(st.path, pathElem{name: t.Name.Local})
+		name := string(local)
+		st.path = append(st.path, pathElem{name: name})
 		if uri == "" {
-			return st.errf(ErrUnknownElement, "<%s> (no namespace) is not in the schema", t.Name.Local)
+			return st.errf(ErrUnknownElement, "<%s> (no namespace) is not in the schema", name)
 		}
-		return st.errf(ErrUnknownElement, "<%s> in namespace %q is not in the schema", t.Name.Local, uri)
+		return st.errf(ErrUnknownElement, "<%s> in namespace %q is not in the schema", name, uri)
 	}
 	st.path = append(st.path, pathElem{name: f.name, module: f.module, f: f})
 	defer func() { st.path = st.path[:len(st.path)-1] }()
 	if uri != f.module.Namespace {
 		if uri == "" {
-			return st.errf(ErrNamespace, "<%s> has no namespace, want %q", t.Name.Local, f.module.Namespace)
+			return st.errf(ErrNamespace, "<%s> has no namespace, want %q", f.name, f.module.Namespace)
 		}
-		return st.errf(ErrNamespace, "<%s> is in namespace %q, want %q", t.Name.Local, uri, f.module.Namespace)
+		return st.errf(ErrNamespace, "<%s> is in namespace %q, want %q", f.name, uri, f.module.Namespace)
 	}
-	if err := st.attrs(t); err != nil {
+	if err := st.attrs(); err != nil {
 		return err
 	}
 	fv := v.Field(f.index)
 	switch f.kind {
 	case kindLeaf, kindLeafList:
-		text, err := st.readText(t)
+		raw, err := st.readText(f.name)
 		if err != nil {
 			return err
+		}
+		var text string
+		if f.leaf.transient && !f.isKey {
+			text = unsafe.String(unsafe.SliceData(raw), len(raw)) // not kept by decode
+		} else {
+			text = string(raw)
 		}
 		val, err := f.leaf.decode(text, st)
 		if err != nil {
@@ -365,7 +346,7 @@ func (st *state) child(p *nodePlan, v reflect.Value, t xml.StartElement, uri str
 		}
 		if f.kind == kindLeafList {
 			for i := 0; i < fv.Len() && i < 256; i++ {
-				if reflect.DeepEqual(fv.Index(i).Interface(), val.Interface()) && f.config {
+				if f.config && fv.Index(i).Equal(val) {
 					return st.errf(ErrDuplicate, "leaf-list value %q given twice", truncate(text))
 				}
 			}
@@ -390,12 +371,12 @@ func (st *state) child(p *nodePlan, v reflect.Value, t xml.StartElement, uri str
 			return st.errf(ErrDuplicate, "container <%s> given twice", f.name)
 		}
 		fv.Set(reflect.New(f.child.typ))
-		if err := st.children(f.child, fv.Elem(), t); err != nil {
+		if err := st.children(f.child, fv.Elem()); err != nil {
 			return err
 		}
 	case kindList:
 		entry := reflect.New(f.child.typ)
-		if err := st.children(f.child, entry.Elem(), t); err != nil {
+		if err := st.children(f.child, entry.Elem()); err != nil {
 			return err
 		}
 		key, err := st.listKey(f, entry.Elem())
@@ -453,22 +434,22 @@ func (st *state) listKey(f *fieldPlan, entry reflect.Value) (reflect.Value, erro
 	return ks, nil
 }
 
-// attrs handles the attributes of a data node: nc:operation is recorded,
-// namespace declarations were already pushed, others are ignored.
-func (st *state) attrs(t xml.StartElement) error {
-	for _, a := range t.Attr {
-		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") || a.Name.Space == "" {
+// attrs handles the attributes of the current start tag: nc:operation is
+// recorded, namespace declarations were already pushed, others are ignored.
+func (st *state) attrs() error {
+	for i := range st.tk.NumAttr() {
+		prefix, local, value := st.tk.Attr(i)
+		if len(prefix) == 0 || string(prefix) == "xmlns" || string(local) != "operation" {
 			continue
 		}
-		uri, _ := st.lookupNS(a.Name.Space)
-		if uri != NetconfBaseNS || a.Name.Local != "operation" {
+		if uri, _ := st.lookupNS(string(prefix)); uri != NetconfBaseNS {
 			continue
 		}
-		switch op := Operation(a.Value); op {
+		switch op := Operation(value); op {
 		case OpMerge, OpReplace, OpCreate, OpDelete, OpRemove:
 			st.path[len(st.path)-1].op = op
 		default:
-			return st.errf(ErrInvalidValue, "operation %q is not one of merge, replace, create, delete, remove", a.Value)
+			return st.errf(ErrInvalidValue, "operation %q is not one of merge, replace, create, delete, remove", value)
 		}
 	}
 	return nil
@@ -508,58 +489,58 @@ func (st *state) gnmiPath() *gpb.Path {
 	return p
 }
 
-// readText reads the character data of a leaf up to its end element.
-func (st *state) readText(start xml.StartElement) (string, error) {
+// readText reads the character data of a leaf up to its end tag. The
+// result is valid until the next readText.
+func (st *state) readText(name string) ([]byte, error) {
 	st.text = st.text[:0]
 	for {
-		tok, err := st.xd.RawToken()
+		k, err := st.tk.Next()
 		if err != nil {
-			return "", st.syntax(err)
+			return nil, st.syntax(err)
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			st.text = append(st.text, t...)
-		case xml.EndElement:
-			if t.Name != start.Name {
-				return "", st.errf(ErrMalformed, "</%s> closes <%s>", qname(t.Name), qname(start.Name))
-			}
-			return string(st.text), nil
-		case xml.StartElement:
-			return "", st.errf(ErrMalformed, "element <%s> inside leaf <%s>", t.Name.Local, start.Name.Local)
-		case xml.Directive:
-			return "", st.errf(ErrMalformed, "DTDs and directives are not accepted")
+		switch k {
+		case xmltok.CharData:
+			st.text = append(st.text, st.tk.Text()...)
+		case xmltok.EndElement:
+			return st.text, nil
+		case xmltok.StartElement:
+			return nil, st.errf(ErrMalformed, "element <%s> inside leaf <%s>", st.tk.Local(), name)
+		case xmltok.Directive:
+			return nil, st.errf(ErrMalformed, "DTDs and directives are not accepted")
 		}
 	}
 }
 
-// skip consumes the subtree of an element already pushed.
-func (st *state) skip(start xml.StartElement) error {
+// skip consumes the subtree of the current start tag (already pushed).
+func (st *state) skip() error {
 	depth := 1
 	for depth > 0 {
-		tok, err := st.xd.RawToken()
+		k, err := st.tk.Next()
 		if err != nil {
 			return st.syntax(err)
 		}
-		switch tok.(type) {
-		case xml.StartElement:
+		switch k {
+		case xmltok.StartElement:
 			depth++
-		case xml.EndElement:
+		case xmltok.EndElement:
 			depth--
-		case xml.Directive:
+		case xmltok.Directive:
 			return st.errf(ErrMalformed, "DTDs and directives are not accepted")
 		}
 	}
 	return nil
 }
 
-func (st *state) push(t xml.StartElement) {
+// push records the namespace declarations of the current start tag.
+func (st *state) push() {
 	st.marks = append(st.marks, len(st.ns))
-	for _, a := range t.Attr {
+	for i := range st.tk.NumAttr() {
+		prefix, local, value := st.tk.Attr(i)
 		switch {
-		case a.Name.Space == "xmlns":
-			st.ns = append(st.ns, binding{a.Name.Local, a.Value})
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			st.ns = append(st.ns, binding{"", a.Value})
+		case string(prefix) == "xmlns":
+			st.ns = append(st.ns, binding{string(local), string(value)})
+		case len(prefix) == 0 && string(local) == "xmlns":
+			st.ns = append(st.ns, binding{"", string(value)})
 		}
 	}
 }
@@ -603,12 +584,12 @@ func (st *state) pathString() string {
 }
 
 func (st *state) errf(sentinel error, format string, args ...any) error {
-	line, col := st.xd.InputPos()
+	line, col := st.tk.InputPos()
 	return &Error{Path: st.pathString(), Line: line, Column: col, Err: fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)}
 }
 
 func (st *state) wrap(err error) error {
-	line, col := st.xd.InputPos()
+	line, col := st.tk.InputPos()
 	return &Error{Path: st.pathString(), Line: line, Column: col, Err: err}
 }
 
@@ -616,19 +597,13 @@ func (st *state) syntax(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	var se *xml.SyntaxError
-	line, col := st.xd.InputPos()
+	line, col := st.tk.InputPos()
+	var se *xmltok.SyntaxError
 	if errors.As(err, &se) {
-		line = se.Line
+		line, col = se.Line, se.Column
+		err = errors.New(se.Msg)
 	}
 	return &Error{Path: st.pathString(), Line: line, Column: col, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
-}
-
-func qname(n xml.Name) string {
-	if n.Space == "" {
-		return n.Local
-	}
-	return n.Space + ":" + n.Local
 }
 
 func quoteXPath(v string) string {
@@ -653,4 +628,30 @@ func normPath(p string) string {
 		}
 	}
 	return "/" + strings.Join(parts, "/")
+}
+
+// addKey records a key value, keeping the key-statement order whatever the
+// order of the elements in the document.
+func (e *pathElem) addKey(name, value string) {
+	kv := name + "=" + value
+	order := e.f.child.keys
+	pos := func(n string) int {
+		for i, k := range order {
+			if k.name == n {
+				return i
+			}
+		}
+		return len(order)
+	}
+	i := len(e.keys)
+	for i > 0 {
+		prev, _, _ := strings.Cut(e.keys[i-1], "=")
+		if pos(prev) <= pos(name) {
+			break
+		}
+		i--
+	}
+	e.keys = append(e.keys, "")
+	copy(e.keys[i+1:], e.keys[i:])
+	e.keys[i] = kv
 }

@@ -29,7 +29,7 @@ func TestDecodeErrors(t *testing.T) {
 		msg       string // and its text contain this
 	}{
 		{"malformed: unclosed", `<flow-state xmlns="` + testNS + `"><sessions>` + okSession, yangxml.ErrMalformed, sess, "unexpected EOF"},
-		{"malformed: mismatched end", `<flow-state xmlns="` + testNS + `"><sessions></session></flow-state>`, yangxml.ErrMalformed, "/sami-flow-state:flow-state/sessions", "closes"},
+		{"malformed: mismatched end", `<flow-state xmlns="` + testNS + `"><sessions></session></flow-state>`, yangxml.ErrMalformed, "/sami-flow-state:flow-state/sessions", "closed by </session>"},
 		{"malformed: not xml", `hello`, yangxml.ErrMalformed, "", "outside"},
 		{"malformed: empty", ``, yangxml.ErrMalformed, "", "no data element"},
 		{"malformed: text in container", wrapSessions(`oops`), yangxml.ErrMalformed, "/sami-flow-state:flow-state/sessions", "not a leaf"},

@@ -61,7 +61,7 @@ func ExampleError() {
 	bad := strings.Replace(exampleReply, "<protocol>17</protocol>", "<protocol>300</protocol>", 1)
 	err := c.Unmarshal([]byte(bad), &fs.Device{})
 	fmt.Println(err)
-	// Output: yangxml: /sami-flow-state:flow-state/sessions/session[id='0/17/10.0.0.1/5353/10.0.0.2/53']/protocol: value out of range: "300" overflows uint8 (line 7, column 33)
+	// Output: yangxml: /sami-flow-state:flow-state/sessions/session[id='0/17/10.0.0.1/5353/10.0.0.2/53']/protocol: value out of range: "300" overflows uint8 (line 7, column 22)
 }
 
 // Stream a large reply: each session is handed over as soon as it is

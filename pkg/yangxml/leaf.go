@@ -23,6 +23,9 @@ type nsResolver interface {
 // valueCodec converts between the XML text of one YANG type and a Go value.
 type valueCodec struct {
 	goType reflect.Type
+	// transient: decode does not keep the text it is given (numbers,
+	// booleans, enums), so the decoder can pass a view of its buffer.
+	transient bool
 	// decode parses text into a value of goType.
 	decode func(text string, ns nsResolver) (reflect.Value, error)
 	// encode formats a value of goType; decl is a module whose prefix the
@@ -76,6 +79,11 @@ func (comp *compiler) value(yt *yang.YangType, gt reflect.Type, path string, par
 		return nil, &Error{Path: path, Err: fmt.Errorf("%w: YANG type %s (%v) as Go %v", ErrUnsupported, yt.Name, yt.Kind, gt)}
 	}
 	vc := &valueCodec{goType: gt}
+	switch yt.Kind {
+	case yang.Yint8, yang.Yint16, yang.Yint32, yang.Yint64, yang.Yuint8, yang.Yuint16, yang.Yuint32, yang.Yuint64,
+		yang.Ydecimal64, yang.Ybool, yang.Yempty, yang.Ybinary:
+		vc.transient = true
+	}
 	switch yt.Kind {
 	case yang.Yint8, yang.Yint16, yang.Yint32, yang.Yint64:
 		if gt.Kind() < reflect.Int || gt.Kind() > reflect.Int64 {
@@ -223,7 +231,7 @@ func (comp *compiler) enum(yt *yang.YangType, gt reflect.Type, path string) (*va
 	for v, d := range defs {
 		byName[d.Name] = v
 	}
-	vc := &valueCodec{goType: gt}
+	vc := &valueCodec{goType: gt, transient: true}
 	if yt.Kind == yang.Yenum {
 		vc.decode = func(s string, _ nsResolver) (reflect.Value, error) {
 			v, ok := byName[strings.TrimSpace(s)]
