@@ -48,6 +48,10 @@ interop: peers
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/yangxml/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) ./pkg/flow/
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenizer$$' -fuzztime $(FUZZTIME) ./pkg/xmltok/
+	$(GO) test -run '^$$' -fuzz '^FuzzEOMReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
+	$(GO) test -run '^$$' -fuzz '^FuzzChunkedReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

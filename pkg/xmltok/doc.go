@@ -1,5 +1,5 @@
-// Package xmltok is the streaming XML tokenizer under package yangxml's
-// decoder.
+// Package xmltok is the streaming XML tokenizer under sami's NETCONF reply
+// reader (package netconf) and schema-driven decoder (package yangxml).
 //
 // It exists because encoding/xml is too slow for NETCONF replies of 100k
 // sessions (~150 MB): Decoder.RawToken measured 53 MB/s and ~238
