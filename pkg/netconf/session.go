@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"github.com/sami-netops/sami/pkg/netconf/framing"
@@ -23,10 +25,12 @@ const BaseNS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 type Option func(*options)
 
 type options struct {
-	log    *slog.Logger
-	extra  []string
-	base10 bool
-	maxMsg int64
+	log        *slog.Logger
+	extra      []string
+	base10     bool
+	maxMsg     int64
+	firstDelay time.Duration
+	delaySet   bool
 }
 
 // WithLogger sets the logger (default: discard).
@@ -40,6 +44,14 @@ func WithClientCapabilities(uris ...string) Option {
 // WithBase10Only advertises only base:1.0, forcing end-of-message framing
 // even with a base:1.1 server.
 func WithBase10Only() Option { return func(o *options) { o.base10 = true } }
+
+// WithFirstRPCDelay pauses between the hello exchange and the first rpc.
+// yuma123 netconfd (detected from its capabilities, and then paused 200 ms
+// by default) stalls when its proxy reads the client hello and the first rpc
+// together; set 0 to disable, or a value for other devices with that bug.
+func WithFirstRPCDelay(d time.Duration) Option {
+	return func(o *options) { o.firstDelay, o.delaySet = d, true }
+}
 
 // WithMaxMessageSize bounds the size of one reply (0: unlimited).
 func WithMaxMessageSize(n int64) Option { return func(o *options) { o.maxMsg = n } }
@@ -155,8 +167,25 @@ func (s *Session) hello(o options) error {
 	default:
 		return fmt.Errorf("%w: server supports neither base:1.0 nor base:1.1 (%v)", ErrProtocol, h.Capabilities)
 	}
-	s.log.Debug("netconf session up", "session-id", s.id, "chunked", s.chunked, "capabilities", len(h.Capabilities))
+	delay := o.firstDelay
+	if !o.delaySet && isYuma(h.Capabilities) {
+		delay = 200 * time.Millisecond
+	}
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	s.log.Debug("netconf session up", "session-id", s.id, "chunked", s.chunked, "capabilities", len(h.Capabilities), "first-rpc-delay", delay)
 	return nil
+}
+
+// isYuma recognizes yuma123 netconfd by its own modules.
+func isYuma(caps []string) bool {
+	for _, c := range caps {
+		if strings.Contains(c, "netconfcentral.org/ns/yuma") || strings.Contains(c, "module=yuma123-") {
+			return true
+		}
+	}
+	return false
 }
 
 // ID is the session-id the server assigned.

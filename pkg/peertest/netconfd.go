@@ -155,7 +155,10 @@ func (n *Netconfd) path(name string) string { return filepath.Join(n.Dir, name) 
 
 func (n *Netconfd) sock() string { return n.path("ncxserver.sock") }
 
-// Log returns the tail of netconfd.log (the current run's), for failure messages.
+// Log returns the tail of netconfd.log (the current run's), for failure
+// messages. netconfd buffers its log file: while it runs, the newest lines
+// (e.g. "Session N ... now active") may be missing; the tail printed by the
+// cleanup of a failed test, after netconfd has exited, is complete.
 func (n *Netconfd) Log() string { return tail(n.path("netconfd.log"), 60) }
 
 // sshLog returns the tail of sshd.log.
