@@ -48,7 +48,9 @@ func WithServerLogger(l *slog.Logger) ServerOption {
 }
 
 // WithMaxSessions bounds concurrent NETCONF sessions (default 64).
-func WithMaxSessions(n int) ServerOption { return func(s *Server) error { s.maxSessions = n; return nil } }
+func WithMaxSessions(n int) ServerOption {
+	return func(s *Server) error { s.maxSessions = n; return nil }
+}
 
 // WithServerMaxMessageSize bounds one request (default 512 MiB).
 func WithServerMaxMessageSize(n int64) ServerOption {
@@ -56,7 +58,9 @@ func WithServerMaxMessageSize(n int64) ServerOption {
 }
 
 // WithIdleTimeout closes sessions that send nothing for d (default 1 h; 0 disables).
-func WithIdleTimeout(d time.Duration) ServerOption { return func(s *Server) error { s.idle = d; return nil } }
+func WithIdleTimeout(d time.Duration) ServerOption {
+	return func(s *Server) error { s.idle = d; return nil }
+}
 
 // WithHelloTimeout bounds the wait for the client's hello (default 30 s).
 func WithHelloTimeout(d time.Duration) ServerOption {

@@ -40,7 +40,9 @@ func (r *recorder) rec(format string, args ...any) error {
 	return r.err
 }
 
-func (r *recorder) Capabilities() []string { return []string{netconf.CapCandidate, netconf.CapConfirmedCommit1} }
+func (r *recorder) Capabilities() []string {
+	return []string{netconf.CapCandidate, netconf.CapConfirmedCommit1}
+}
 func (r *recorder) Get(_ context.Context, p netconf.Peer, f *netconf.FilterSpec, w io.Writer) error {
 	if err := r.rec("get %s", filterString(f)); err != nil {
 		return err
@@ -212,7 +214,10 @@ func TestServerOperations(t *testing.T) {
 					_, err := s.GetConfig(ctx, netconf.Running, netconf.Subtree(`<top xmlns="urn:t"/>`))
 					return err
 				}, `get-config running subtree:<top xmlns="urn:t"></top>`},
-				{func() error { _, err := s.Get(ctx, netconf.XPath("/t:top", map[string]string{"t": "urn:t"})); return err }, "get xpath:/t:top"},
+				{func() error {
+					_, err := s.Get(ctx, netconf.XPath("/t:top", map[string]string{"t": "urn:t"}))
+					return err
+				}, "get xpath:/t:top"},
 			}
 			for i, st := range steps {
 				if err := st.do(); err != nil {
@@ -339,7 +344,9 @@ func rawSession(t *testing.T, srv *netconf.Server) (net.Conn, *framing.Reader, c
 	t.Helper()
 	c, s := net.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeTransport(context.Background(), s, netconf.Peer{User: "raw", Perm: netconf.ReadWrite}) }()
+	go func() {
+		done <- srv.ServeTransport(context.Background(), s, netconf.Peer{User: "raw", Perm: netconf.ReadWrite})
+	}()
 	fr := framing.NewReader(c)
 	go io.WriteString(c, `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>`)
 	m, err := fr.NextMessage()
@@ -404,7 +411,7 @@ func TestServerMalformedInput(t *testing.T) {
 		}
 	})
 	for name, junk := range map[string]string{
-		"oversized message": `<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get>` + strings.Repeat(" ", 1<<17),
+		"oversized message":      `<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get>` + strings.Repeat(" ", 1<<17),
 		"peer stops mid-message": `<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><ge`,
 	} {
 		t.Run(name, func(t *testing.T) {
