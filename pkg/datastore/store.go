@@ -184,6 +184,16 @@ func checkDatastore(ds Datastore) error {
 	return e
 }
 
+// Snapshot returns the current tree of ds without copying it: stored trees
+// are replaced, never changed in place, so the snapshot stays consistent.
+// The caller must not modify it (use Get for a private copy). This is what
+// serving a <get> of 100k sessions needs: no copy, encoding straight out.
+func (s *Store) Snapshot(ds Datastore) ygot.GoStruct {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tree(ds)
+}
+
 // Get returns a deep copy of the datastore ds, or nil for a datastore the
 // Store does not have. configOnly leaves out config false nodes (a
 // configuration datastore normally has none: edits cannot create them).

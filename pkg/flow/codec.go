@@ -30,3 +30,13 @@ func NewCodec() (*yangxml.Codec, error) {
 // SessionsPath is the schema path of the session list, for
 // yangxml.WithListHandler and Codec.NewListEncoder.
 const SessionsPath = "/flow-state/sessions/session"
+
+// ModuleCapabilities are the NETCONF capability URIs announcing the model's
+// modules (namespace?module=NAME&revision=DATE), for a server's hello.
+func ModuleCapabilities() []string {
+	var out []string
+	for _, m := range flowstate.YANGModules {
+		out = append(out, m.Namespace+"?module="+m.Name+"&revision="+m.Revision)
+	}
+	return out
+}

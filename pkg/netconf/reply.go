@@ -394,3 +394,21 @@ func writeStart(w *bytes.Buffer, tk *xmltok.Tokenizer, ns *nsStack, declare bool
 	w.WriteByte('>')
 	return name
 }
+
+// CaptureElement re-serializes the element whose start tag is tk's current
+// token, up to its end tag, declaring on it the namespaces in scope (ns plus
+// its own), so the bytes stand alone. A Backend that needs the <config> of an
+// EditRequest as a document uses it; one that can decode from the token
+// stream should (memory stays bounded by an entry instead of the request).
+func CaptureElement(tk *xmltok.Tokenizer, ns map[string]string) ([]byte, error) {
+	var st nsStack
+	for p, u := range ns {
+		st.b = append(st.b, [2]string{p, u})
+	}
+	st.push(tk)
+	var b bytes.Buffer
+	if err := writeElement(&b, tk, &st, true); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -25,14 +25,26 @@ const samiNS = "urn:sami:params:xml:ns:yang:sami-flow-state"
 
 var sessionsFilter = netconf.Subtree(`<flow-state xmlns="` + samiNS + `"><sessions/></flow-state>`)
 
-func dialNetconfd(t *testing.T, nd *peertest.Netconfd, opts ...netconf.DialOption) *netconf.Session {
+// target is a NETCONF server the conformance suite runs against.
+type target struct {
+	Addr, User, Password, KnownHosts string
+	Key                              netconf.DialOption
+	Log                              func() string
+}
+
+func netconfdTarget(nd *peertest.Netconfd) *target {
+	return &target{Addr: nd.Addr, User: nd.User, Password: nd.Password, KnownHosts: nd.KnownHosts,
+		Key: netconf.WithKeyFile(nd.KeyFile, ""), Log: nd.Log}
+}
+
+func dialTarget(t *testing.T, tg *target, opts ...netconf.DialOption) *netconf.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	base := []netconf.DialOption{netconf.WithUser(nd.User), netconf.WithKeyFile(nd.KeyFile, ""), netconf.WithKnownHosts(nd.KnownHosts)}
-	s, err := netconf.Dial(ctx, nd.Addr, append(base, opts...)...)
+	base := []netconf.DialOption{netconf.WithUser(tg.User), tg.Key, netconf.WithKnownHosts(tg.KnownHosts)}
+	s, err := netconf.Dial(ctx, tg.Addr, append(base, opts...)...)
 	if err != nil {
-		t.Fatalf("Dial netconfd: %v\n%s", err, nd.Log())
+		t.Fatalf("Dial %s: %v\n%s", tg.Addr, err, tg.Log())
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -144,20 +156,38 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // the sami model loaded.
 func TestInteropNetconfd(t *testing.T) {
 	nd := peertest.StartNetconfd(t, peertest.WithModule("../../yang/sami-flow-state.yang"))
+	conformance(t, netconfdTarget(nd))
+	t.Run("host key mismatch is refused", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		other := peertest.StartNetconfd(t, peertest.WithModule("../../yang/sami-flow-state.yang"))
+		_, err := netconf.Dial(ctx, nd.Addr, netconf.WithUser(nd.User), netconf.WithKeyFile(nd.KeyFile, ""), netconf.WithKnownHosts(knownHostsFor(t, nd.Addr, other)))
+		if !errors.Is(err, netconf.ErrHostKey) {
+			t.Fatalf("got %v, want ErrHostKey", err)
+		}
+		_, err = netconf.Dial(ctx, nd.Addr, netconf.WithUser(nd.User), netconf.WithPassword("wrong"), netconf.WithKnownHosts(nd.KnownHosts))
+		if !errors.Is(err, netconf.ErrAuth) {
+			t.Fatalf("wrong password: %v, want ErrAuth", err)
+		}
+	})
+}
+
+// conformance is the client-side scenario list run against every server.
+func conformance(t *testing.T, tg *target) {
 	codec, err := flow.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	a := dialNetconfd(t, nd)
+	a := dialTarget(t, tg)
 	if m, ok := a.Capabilities().Module("sami-flow-state"); !ok || m.Revision != "2026-11-21" {
 		t.Fatalf("netconfd does not announce sami-flow-state: %v", a.Capabilities().URIs())
 	}
 	s1, s2 := testSession(1001), testSession(1002)
 
 	t.Run("password auth and base:1.0 framing", func(t *testing.T) {
-		p := dialNetconfd(t, nd, netconf.WithPassword(nd.Password), netconf.WithSessionOptions(netconf.WithBase10Only()))
+		p := dialTarget(t, tg, netconf.WithPassword(tg.Password), netconf.WithSessionOptions(netconf.WithBase10Only()))
 		if p.Chunked() {
 			t.Fatal("chunked framing despite base:1.0 only")
 		}
@@ -169,7 +199,7 @@ func TestInteropNetconfd(t *testing.T) {
 	t.Run("edit-config, commit, get reads it back", func(t *testing.T) {
 		reset(ctx, t, codec, a)
 		if !a.Chunked() {
-			t.Error("netconfd offers base:1.1; expected chunked framing")
+			t.Error("the server offers base:1.1; expected chunked framing")
 		}
 		if err := editSessions(ctx, t, codec, a, "", s1, s2); err != nil {
 			t.Fatal(err)
@@ -216,7 +246,7 @@ func TestInteropNetconfd(t *testing.T) {
 	})
 
 	t.Run("lock-denied for a second session", func(t *testing.T) {
-		b := dialNetconfd(t, nd)
+		b := dialTarget(t, tg)
 		if err := a.Lock(ctx, netconf.Candidate); err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +312,7 @@ func TestInteropNetconfd(t *testing.T) {
 
 	t.Run("persist-id confirms from a second session", func(t *testing.T) {
 		reset(ctx, t, codec, a)
-		b := dialNetconfd(t, nd)
+		b := dialTarget(t, tg)
 		if err := editSessions(ctx, t, codec, b, "", s1, s2); err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +322,7 @@ func TestInteropNetconfd(t *testing.T) {
 		if err := b.CloseSession(ctx); err != nil {
 			t.Fatal(err)
 		}
-		c := dialNetconfd(t, nd)
+		c := dialTarget(t, tg)
 		if err := c.Commit(ctx, netconf.PersistID("sami-test-1")); err != nil {
 			t.Fatal(err)
 		}
@@ -308,21 +338,10 @@ func TestInteropNetconfd(t *testing.T) {
 		if !errors.As(err, &re) || re.Type != "application" && re.Type != "protocol" {
 			t.Fatalf("out-of-range protocol: %v", err)
 		}
-		t.Logf("netconfd: %v", re)
+		t.Logf("server: %v", re)
 		a.DiscardChanges(ctx)
 	})
 
-	t.Run("host key mismatch is refused", func(t *testing.T) {
-		other := peertest.StartNetconfd(t, peertest.WithModule("../../yang/sami-flow-state.yang"))
-		_, err := netconf.Dial(ctx, nd.Addr, netconf.WithUser(nd.User), netconf.WithKeyFile(nd.KeyFile, ""), netconf.WithKnownHosts(knownHostsFor(t, nd.Addr, other)))
-		if !errors.Is(err, netconf.ErrHostKey) {
-			t.Fatalf("got %v, want ErrHostKey", err)
-		}
-		_, err = netconf.Dial(ctx, nd.Addr, netconf.WithUser(nd.User), netconf.WithPassword("wrong"), netconf.WithKnownHosts(nd.KnownHosts))
-		if !errors.Is(err, netconf.ErrAuth) {
-			t.Fatalf("wrong password: %v, want ErrAuth", err)
-		}
-	})
 }
 
 // knownHostsFor writes a known_hosts file that lists other's host keys under addr.
