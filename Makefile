@@ -47,6 +47,7 @@ interop: peers
 ## fuzz: run every fuzz target for FUZZTIME.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/yangxml/
+	$(GO) test -run '^$$' -fuzz '^FuzzSubtreeFilter$$' -fuzztime $(FUZZTIME) ./pkg/yangxml/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) ./pkg/flow/
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenizer$$' -fuzztime $(FUZZTIME) ./pkg/xmltok/
 	$(GO) test -run '^$$' -fuzz '^FuzzEOMReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/

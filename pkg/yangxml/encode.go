@@ -20,6 +20,7 @@ type encodeOpts struct {
 	configOnly bool
 	indent     string
 	ops        map[string]Operation
+	filter     *Filter // WithFilter (filter.go)
 }
 
 // Wrapper encloses the output in a NETCONF <config> or <data> element
@@ -62,7 +63,12 @@ func (c *Codec) Encode(w io.Writer, root ygot.GoStruct, opts ...EncodeOption) er
 	}
 	e := c.newEncoder(w, opts)
 	depth := e.openWrapper()
-	if err := e.node(c.root, rv, nil, depth); err != nil {
+	if e.o.filter != nil { // subtree filter hook, see filter.go
+		err = e.encodeFiltered(e.o.filter, rv, depth)
+	} else {
+		err = e.node(c.root, rv, nil, depth)
+	}
+	if err != nil {
 		return err
 	}
 	e.closeWrapper()
@@ -393,6 +399,9 @@ func (c *Codec) NewListEncoder(w io.Writer, schemaPath string, opts ...EncodeOpt
 		}
 	}
 	e := c.newEncoder(w, opts)
+	if e.o.filter != nil { // subtree filter hook, see filter.go
+		return nil, &Error{Path: schemaPath, Err: fmt.Errorf("%w: a list encoder does not apply subtree filters", ErrUnsupported)}
+	}
 	le := &ListEncoder{e: e, fields: fs[:len(fs)-1], list: list}
 	le.depth = e.openWrapper()
 	var mod *Module
