@@ -69,7 +69,7 @@ func (s *Store) decodeEdit(data []byte) (*edit, error) {
 		data, raw, prepassErr = s.prepass(data)
 	}
 	ed := &edit{root: s.newRoot(), ops: map[opKey]yangxml.Operation{}, bare: map[uintptr][]bareLeaf{}}
-	if err := s.codec.Unmarshal(data, ed.root); err != nil {
+	if err := s.codec.Unmarshal(data, ed.root, yangxml.RejectConfigFalse()); err != nil {
 		return nil, decodeError(err)
 	}
 	if prepassErr != nil {
@@ -86,10 +86,6 @@ func (s *Store) decodeEdit(data []byte) (*edit, error) {
 		} else {
 			ed.ops[k] = r.op
 		}
-	}
-	if p := s.configFalsePath(ed.root); p != "" {
-		e := rpcError(typeApplication, "invalid-value", p, "config false nodes cannot be edited")
-		return nil, withInfo(e, "bad-element", lastElement(p))
 	}
 	return ed, nil
 }
@@ -250,76 +246,6 @@ func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 	}
 	b.Write(data[prev:])
 	return b.Bytes(), out, nil
-}
-
-// configFalsePath returns the path of a config false node in root, or "".
-func (s *Store) configFalsePath(root ygot.GoStruct) string {
-	raw, err := s.codec.Marshal(root, yangxml.ConfigOnly())
-	if err != nil {
-		return ""
-	}
-	cfg := s.newRoot()
-	if err := s.codec.Unmarshal(raw, cfg); err != nil {
-		return ""
-	}
-	rv := reflect.ValueOf(root).Elem()
-	return firstExtra(s.info(rv.Type()), rv, reflect.ValueOf(cfg).Elem(), "", "")
-}
-
-// firstExtra returns the path of the first node that is in a but not in b.
-func firstExtra(si *structInfo, a, b reflect.Value, path, mod string) string {
-	for _, f := range si.fields {
-		av, bv := a.Field(f.index), b.Field(f.index)
-		p := path + "/" + nodeName(f, mod)
-		switch f.kind {
-		case kindLeaf, kindLeafList:
-			if !av.IsZero() && bv.IsZero() {
-				return p
-			}
-		case kindContainer:
-			if av.IsNil() {
-				continue
-			}
-			if bv.IsNil() {
-				if isEmpty(f.elem, av.Elem()) && !f.presence {
-					continue // the encoder leaves out empty containers
-				}
-				return p
-			}
-			if x := firstExtra(f.elem, av.Elem(), bv.Elem(), p, f.module); x != "" {
-				return x
-			}
-		case kindList:
-			for _, k := range sortedKeys(av) {
-				bv := bv.MapIndex(k)
-				kp := p + f.predicates(k)
-				if !bv.IsValid() {
-					return kp
-				}
-				if x := firstExtra(f.elem, av.MapIndex(k).Elem(), bv.Elem(), kp, f.module); x != "" {
-					return x
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// isEmpty reports whether the struct v has no data.
-func isEmpty(si *structInfo, v reflect.Value) bool {
-	for _, f := range si.fields {
-		fv := v.Field(f.index)
-		if f.kind == kindContainer {
-			if !fv.IsNil() && (f.presence || !isEmpty(f.elem, fv.Elem())) {
-				return false
-			}
-			continue
-		}
-		if !fv.IsZero() && !(f.kind != kindLeaf && fv.Len() == 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func nodeName(f *fieldInfo, parentModule string) string {

@@ -519,11 +519,8 @@ func (s *Store) CopyConfig(ctx context.Context, sess Session, target Datastore, 
 			return rpcError(typeRPC, "malformed-message", "", "reading the configuration: %v", err)
 		}
 		t := s.newRoot()
-		if err := s.codec.Unmarshal(data, t); err != nil {
+		if err := s.codec.Unmarshal(data, t, yangxml.RejectConfigFalse()); err != nil {
 			return decodeError(err)
-		}
-		if p := s.configFalsePath(t); p != "" {
-			return withInfo(rpcError(typeApplication, "invalid-value", p, "config false nodes cannot be copied into a configuration datastore"), "bad-element", lastElement(p))
 		}
 		prune(s.rootInfo, reflect.ValueOf(t).Elem())
 		from = t

@@ -37,7 +37,7 @@ func netconfdTarget(nd *peertest.Netconfd) *target {
 		Key: netconf.WithKeyFile(nd.KeyFile, ""), Log: nd.Log}
 }
 
-func dialTarget(t *testing.T, tg *target, opts ...netconf.DialOption) *netconf.Session {
+func dialTarget(t testing.TB, tg *target, opts ...netconf.DialOption) *netconf.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -78,7 +78,7 @@ func testSession(port uint16) *flow.Session {
 }
 
 // editSessions writes sessions into the candidate with the streaming encoder.
-func editSessions(ctx context.Context, t *testing.T, c *yangxml.Codec, s *netconf.Session, op yangxml.Operation, ss ...*flow.Session) error {
+func editSessions(ctx context.Context, t testing.TB, c *yangxml.Codec, s *netconf.Session, op yangxml.Operation, ss ...*flow.Session) error {
 	t.Helper()
 	var opts []yangxml.EncodeOption
 	if op != "" {
@@ -100,7 +100,7 @@ func editSessions(ctx context.Context, t *testing.T, c *yangxml.Codec, s *netcon
 
 // readIDs reads the session ids of a datastore, decoding the reply straight
 // from the wire with the codec.
-func readIDs(ctx context.Context, t *testing.T, c *yangxml.Codec, s *netconf.Session, ds netconf.Datastore) []string {
+func readIDs(ctx context.Context, t testing.TB, c *yangxml.Codec, s *netconf.Session, ds netconf.Datastore) []string {
 	t.Helper()
 	var ids []string
 	_, err := s.GetConfig(ctx, ds, sessionsFilter, netconf.WithData(func(tk *xmltok.Tokenizer, ns map[string]string) error {

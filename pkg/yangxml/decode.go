@@ -47,6 +47,7 @@ type DecodeOption func(*decodeOpts)
 type decodeOpts struct {
 	listPaths   map[string]func(ygot.GoStruct) error
 	skipUnknown bool
+	configOnly  bool
 	ops         func(EditOp) error
 	inherited   map[string]string
 }
@@ -68,6 +69,10 @@ func WithListHandler(schemaPath string, fn func(entry ygot.GoStruct) error) Deco
 // of the codec's modules (a <get> without filter returns every module's data).
 // Unknown elements inside a known module are still errors.
 func SkipUnknownModules() DecodeOption { return func(o *decodeOpts) { o.skipUnknown = true } }
+
+// RejectConfigFalse refuses config false nodes (configuration content, e.g.
+// <edit-config>, must not carry state) with ErrInvalidValue and their path.
+func RejectConfigFalse() DecodeOption { return func(o *decodeOpts) { o.configOnly = true } }
 
 // WithEditOperations reports every nc:operation attribute (edit-config
 // content) to fn, after the node that carries it is decoded.
@@ -323,6 +328,9 @@ func (st *state) child(p *nodePlan, v reflect.Value, uri string) error {
 			return st.errf(ErrNamespace, "<%s> has no namespace, want %q", f.name, f.module.Namespace)
 		}
 		return st.errf(ErrNamespace, "<%s> is in namespace %q, want %q", f.name, uri, f.module.Namespace)
+	}
+	if st.o.configOnly && !f.config {
+		return st.errf(ErrInvalidValue, "<%s> is config false: state cannot be written as configuration", f.name)
 	}
 	if err := st.attrs(); err != nil {
 		return err

@@ -1,0 +1,5 @@
+//go:build !race
+
+package netconf_test
+
+const raceEnabled = false
