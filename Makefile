@@ -53,6 +53,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEOMReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
 	$(GO) test -run '^$$' -fuzz '^FuzzChunkedReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
+	$(GO) test -run '^$$' -fuzz '^FuzzServerRequest$$' -fuzztime $(FUZZTIME) ./pkg/netconf/
+	$(GO) test -run '^$$' -fuzz '^FuzzClientReply$$' -fuzztime $(FUZZTIME) ./pkg/netconf/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
