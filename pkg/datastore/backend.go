@@ -3,6 +3,7 @@ package datastore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 
 	"github.com/sami-netops/sami/pkg/netconf"
@@ -35,6 +36,28 @@ func NewBackend(store *Store, codec *yangxml.Codec, moduleCaps ...string) *Backe
 func (b *Backend) Capabilities() []string { return b.caps }
 
 func sess(p netconf.Peer) Session { return Session(p.SessionID) }
+
+// wire turns the codec's data paths in rpc-errors into XPaths whose
+// prefixes are declared (RFC 6241 4.3 error-path).
+func (b *Backend) wire(err error) error {
+	var es netconf.RPCErrors
+	var e *netconf.RPCError
+	switch {
+	case errors.As(err, &es):
+		for _, x := range es {
+			b.fixPath(x)
+		}
+	case errors.As(err, &e):
+		b.fixPath(e)
+	}
+	return err
+}
+
+func (b *Backend) fixPath(e *netconf.RPCError) {
+	if e.Path != "" && e.PathNS == nil {
+		e.Path, e.PathNS = b.codec.XPath(e.Path)
+	}
+}
 
 func (b *Backend) encode(w io.Writer, ds Datastore, configOnly bool, f *netconf.FilterSpec) error {
 	tree := b.store.Snapshot(ds)
@@ -74,49 +97,49 @@ func (b *Backend) EditConfig(ctx context.Context, p netconf.Peer, req *netconf.E
 	if err != nil {
 		return rpcError(typeRPC, "malformed-message", "", "<config>: %v", err)
 	}
-	return b.store.EditConfig(ctx, sess(p), req.Target, bytes.NewReader(cfg), EditOptions{
+	return b.wire(b.store.EditConfig(ctx, sess(p), req.Target, bytes.NewReader(cfg), EditOptions{
 		DefaultOperation: req.DefaultOperation, TestOption: req.TestOption, ErrorOption: req.ErrorOption,
-	})
+	}))
 }
 
 // CopyConfig implements netconf.Backend.
 func (b *Backend) CopyConfig(ctx context.Context, p netconf.Peer, target, source netconf.Datastore) error {
-	return b.store.CopyConfig(ctx, sess(p), target, Source{Datastore: source})
+	return b.wire(b.store.CopyConfig(ctx, sess(p), target, Source{Datastore: source}))
 }
 
 // DeleteConfig implements netconf.Backend.
 func (b *Backend) DeleteConfig(ctx context.Context, p netconf.Peer, target netconf.Datastore) error {
-	return b.store.DeleteConfig(ctx, sess(p), target)
+	return b.wire(b.store.DeleteConfig(ctx, sess(p), target))
 }
 
 // Lock implements netconf.Backend.
 func (b *Backend) Lock(_ context.Context, p netconf.Peer, target netconf.Datastore) error {
-	return b.store.Lock(sess(p), target)
+	return b.wire(b.store.Lock(sess(p), target))
 }
 
 // Unlock implements netconf.Backend.
 func (b *Backend) Unlock(_ context.Context, p netconf.Peer, target netconf.Datastore) error {
-	return b.store.Unlock(sess(p), target)
+	return b.wire(b.store.Unlock(sess(p), target))
 }
 
 // DiscardChanges implements netconf.Backend.
 func (b *Backend) DiscardChanges(_ context.Context, p netconf.Peer) error {
-	return b.store.DiscardChanges(sess(p))
+	return b.wire(b.store.DiscardChanges(sess(p)))
 }
 
 // Validate implements netconf.Backend.
 func (b *Backend) Validate(_ context.Context, _ netconf.Peer, source netconf.Datastore) error {
-	return b.store.Validate(source)
+	return b.wire(b.store.Validate(source))
 }
 
 // Commit implements netconf.Backend.
 func (b *Backend) Commit(ctx context.Context, p netconf.Peer, req netconf.CommitRequest) error {
-	return b.store.Commit(ctx, sess(p), CommitOptions{Confirmed: req.Confirmed, Timeout: req.Timeout, Persist: req.Persist, PersistID: req.PersistID})
+	return b.wire(b.store.Commit(ctx, sess(p), CommitOptions{Confirmed: req.Confirmed, Timeout: req.Timeout, Persist: req.Persist, PersistID: req.PersistID}))
 }
 
 // CancelCommit implements netconf.Backend.
 func (b *Backend) CancelCommit(ctx context.Context, p netconf.Peer, persistID string) error {
-	return b.store.CancelCommit(ctx, sess(p), persistID)
+	return b.wire(b.store.CancelCommit(ctx, sess(p), persistID))
 }
 
 // SessionClosed implements netconf.Backend.

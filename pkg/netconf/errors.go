@@ -30,8 +30,12 @@ type RPCError struct {
 	Severity string // error or warning
 	AppTag   string
 	Path     string
-	Message  string
-	Lang     string // xml:lang of the message
+	// PathNS are the namespace declarations the Path's prefixes need
+	// (prefix -> URI); a server declares them on <error-path>, a client
+	// records those in scope there.
+	PathNS  map[string]string
+	Message string
+	Lang    string // xml:lang of the message
 	// Info holds the <error-info> children as name -> text (e.g.
 	// "session-id", "bad-element"); InfoXML is the raw content.
 	Info    map[string]string

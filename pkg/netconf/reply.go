@@ -174,6 +174,9 @@ func parseRPCError(tk *xmltok.Tokenizer, ns *nsStack) (*RPCError, error) {
 					lang = string(v)
 				}
 			}
+			if name == "error-path" {
+				e.PathNS = ns.snapshot()
+			}
 			var text string
 			if name == "error-info" {
 				e.Info, e.InfoXML, err = parseErrorInfo(tk, ns)

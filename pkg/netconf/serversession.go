@@ -619,7 +619,20 @@ func (l *lazyData) Write(p []byte) (int, error) {
 
 func writeRPCError(w io.Writer, e *RPCError) error {
 	var b bytes.Buffer
-	b.WriteString("<rpc-error>")
+	// The error-path is evaluated with the namespace declarations in scope
+	// on <rpc-error> (RFC 6241 4.3): declare its prefixes there.
+	b.WriteString("<rpc-error")
+	prefixes := make([]string, 0, len(e.PathNS))
+	for p := range e.PathNS {
+		prefixes = append(prefixes, p)
+	}
+	sortStrings(prefixes)
+	for _, p := range prefixes {
+		b.WriteString(" xmlns:" + p + `="`)
+		xml.EscapeText(&b, []byte(e.PathNS[p]))
+		b.WriteByte('"')
+	}
+	b.WriteByte('>')
 	el := func(name, v string) {
 		if v == "" {
 			return

@@ -43,3 +43,15 @@ func TestValidate(t *testing.T) {
 		}
 	})
 }
+
+func TestXPath(t *testing.T) {
+	c := newCodec(t)
+	got, ns := c.XPath("/sami-flow-state:flow-state/sessions/session[id='0/6/10.0.0.1/1/10.0.0.2/2']/vendor-parameter[vendor='a/b'][name=\"x]y\"]/value")
+	want := "/sfs:flow-state/sfs:sessions/sfs:session[sfs:id='0/6/10.0.0.1/1/10.0.0.2/2']/sfs:vendor-parameter[sfs:vendor='a/b'][sfs:name=\"x]y\"]/sfs:value"
+	if got != want || ns["sfs"] != "urn:sami:params:xml:ns:yang:sami-flow-state" || len(ns) != 1 {
+		t.Errorf("XPath:\n got %s %v\nwant %s", got, ns, want)
+	}
+	if got, ns := c.XPath("/flow-state"); got != "/flow-state" || len(ns) != 0 {
+		t.Errorf("unknown module: %s %v", got, ns)
+	}
+}

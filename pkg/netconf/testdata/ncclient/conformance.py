@@ -331,6 +331,9 @@ def _():
     expect(ids(a, "candidate") == [], f"viewer's edit reached the candidate: {ids(a, 'candidate')}")
 
 
+error_paths = []  # (check name, RPCError) of the bad edits that carried an error-path
+
+
 def bad_edit(name, config, tags, path_suffix=None, info=None):
     @check(name)
     def _():
@@ -343,15 +346,7 @@ def bad_edit(name, config, tags, path_suffix=None, info=None):
             if path_suffix and e.path:  # error-path is optional, but must be right when given
                 p = e.path.strip()
                 expect(p.endswith(path_suffix), f"error-path {p!r} does not end with {path_suffix!r}")
-                # RFC 6241 4.3: the error-path XPath is evaluated with the
-                # namespace declarations in scope on the rpc-error element, so
-                # every prefix it uses must be an XML prefix declared there.
-                scope = e.xml.nsmap
-                for prefix in sorted(set(re.findall(r"/([A-Za-z_][\w.-]*):", p))):
-                    expect(prefix in scope, f"error-path {p!r} uses prefix {prefix!r}, which no xmlns:{prefix} "
-                           f"in scope on <rpc-error> declares (in scope: {scope}); rpc-error: "
-                           f"{etree.tostring(e.xml.getroottree()).decode()}")
-                    expect(scope[prefix] == NS, f"error-path prefix {prefix!r} is bound to {scope[prefix]!r}")
+                error_paths.append((name, e))
             if info and e.info:
                 got = etree.fromstring(e.info.encode()).findtext(f"{{{BASE}}}{info[0]}")
                 got = got.strip() if got is not None else None
@@ -370,6 +365,22 @@ bad_edit("rpc-error invalid-value for protocol 600",
 bad_edit("rpc-error unknown-namespace",
          f'<config xmlns="{BASE}"><flow-state xmlns="urn:example:not-sami"><sessions/></flow-state></config>',
          ("unknown-namespace",), None, ("bad-namespace", "urn:example:not-sami"))
+
+
+@check("rpc-error error-path prefixes are declared")
+def _():
+    # RFC 6241 4.3: error-path is an XPath evaluated with the namespace
+    # declarations in scope on <rpc-error>, so every prefix it uses must be
+    # an XML prefix declared there and bound to the module's namespace.
+    expect(error_paths, "no bad edit returned an error-path")
+    for name, e in error_paths:
+        p = e.path.strip()
+        scope = e.xml.nsmap
+        for prefix in sorted(set(re.findall(r"/([A-Za-z_][\w.-]*):", p))):
+            expect(prefix in scope, f"{name}: error-path {p!r} uses prefix {prefix!r}, but no xmlns:{prefix} "
+                   f"is in scope on <rpc-error> (in scope: {scope}); reply: "
+                   f"{etree.tostring(e.xml.getroottree()).decode()}")
+            expect(scope[prefix] == NS, f"{name}: error-path prefix {prefix!r} is bound to {scope[prefix]!r}")
 
 
 @check("rpc-error session without its key")
