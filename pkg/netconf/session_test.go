@@ -353,3 +353,55 @@ func TestParseCapabilities(t *testing.T) {
 		t.Errorf("module: %+v", m)
 	}
 }
+
+// TestClientBadStreams: an oversized reply, a server that stops half-way
+// through a reply, and garbage instead of a reply all end the call with an
+// error within its deadline, and the session with it.
+func TestClientBadStreams(t *testing.T) {
+	for name, reply := range map[string]func(id, body string) string{
+		"oversized reply": func(id, _ string) string {
+			return `<rpc-reply message-id="` + id + `" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><data>` + strings.Repeat("<x/>", 1<<15) + `</data></rpc-reply>`
+		},
+		"garbage": func(id, _ string) string { return "\x00\x01 not xml at all" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := dialScripted(t, &scripted{base11: true, reply: reply}, netconf.WithMaxMessageSize(1<<16))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			if _, err := s.Get(ctx, nil); err == nil || time.Since(start) > 4*time.Second {
+				t.Fatalf("got %v after %v", err, time.Since(start))
+			}
+			<-s.Done()
+		})
+	}
+	t.Run("server stops mid-reply", func(t *testing.T) {
+		c, srv := net.Pipe()
+		go func() {
+			fr, fw := framing.NewReader(srv), framing.NewWriter(srv)
+			w := fw.NewMessage()
+			io.WriteString(w, `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities><session-id>1</session-id></hello>`)
+			w.Close()
+			m, _ := fr.NextMessage()
+			io.Copy(io.Discard, m)
+			m, _ = fr.NextMessage() // the rpc
+			io.Copy(io.Discard, m)
+			io.WriteString(srv, `<rpc-reply message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><data><half`)
+			// ... and never more: no end of message, connection left open.
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := netconf.NewSession(ctx, c)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err = s.Get(ctx, nil)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+			t.Fatalf("got %v after %v", err, time.Since(start))
+		}
+	})
+}
