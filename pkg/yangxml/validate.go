@@ -62,7 +62,7 @@ func (c *Codec) Validate(root ygot.GoStruct, opts ...ValidateOption) error {
 // format it and parse the text back (range, length, pattern, enum).
 func checkLeaf(f *fieldPlan, v reflect.Value, path string, errs *[]error) {
 	text, _, err := f.leaf.encode(v)
-	if err == nil && !f.leaf.goType.Implements(reflect.TypeFor[interface{ ΛMap() map[string]map[int64]ygot.EnumDefinition }]()) {
+	if err == nil && !f.leaf.goType.Implements(reflect.TypeFor[ygot.GoEnum]()) {
 		_, err = f.leaf.decode(text, fixedNS{})
 	}
 	if err != nil {
