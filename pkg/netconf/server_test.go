@@ -350,7 +350,11 @@ func rawSession(t *testing.T, srv *netconf.Server) (net.Conn, *framing.Reader, c
 		done <- srv.ServeTransport(context.Background(), s, netconf.Peer{User: "raw", Perm: netconf.ReadWrite})
 	}()
 	fr := framing.NewReader(c)
-	go io.WriteString(c, `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>`)
+	// Synchronous, so nothing a test writes next can overtake the hello.
+	// (The server writes its own hello concurrently, so this cannot block.)
+	if _, err := io.WriteString(c, `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>`); err != nil {
+		t.Fatal(err)
+	}
 	m, err := fr.NextMessage()
 	if err != nil {
 		t.Fatal(err)
