@@ -355,7 +355,10 @@ func writeStart(w *bytes.Buffer, tk *xmltok.Tokenizer, ns *nsStack, declare bool
 		name = string(p) + ":" + name
 	}
 	w.WriteString("<" + name)
-	own := map[string]bool{}
+	var own map[string]bool // only needed to declare the namespaces in scope
+	if declare {
+		own = map[string]bool{}
+	}
 	for i := range tk.NumAttr() {
 		p, l, v := tk.Attr(i)
 		w.WriteByte(' ')
@@ -368,6 +371,7 @@ func writeStart(w *bytes.Buffer, tk *xmltok.Tokenizer, ns *nsStack, declare bool
 		xml.EscapeText(w, v)
 		w.WriteByte('"')
 		switch {
+		case !declare:
 		case string(p) == "xmlns":
 			own[string(l)] = true
 		case len(p) == 0 && string(l) == "xmlns":
