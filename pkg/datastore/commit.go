@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 
@@ -96,6 +97,12 @@ func (s *Store) Commit(ctx context.Context, sess Session, o CommitOptions) error
 	}
 	if from != to && s.apply != nil && !reflect.DeepEqual(from, to) {
 		if err := s.apply(ctx, from, to); err != nil {
+			// A hook that knows the right rpc-error (resource-denied when
+			// the device is full) gets it through unchanged.
+			var re *netconf.RPCError
+			if errors.As(err, &re) {
+				return re
+			}
 			return operationFailed("applying the commit failed, running is unchanged: %v", err)
 		}
 	}

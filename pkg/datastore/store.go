@@ -278,6 +278,33 @@ func (s *Store) Unlock(sess Session, ds Datastore) error {
 	return nil
 }
 
+// SyncRunning replaces running with root, a tree read from the device,
+// without calling the apply hook: a device's session table changes on its
+// own (traffic creates flows, timers expire them), and the agent refreshes
+// running from it before edits and reads. It does nothing and returns false
+// while a confirmed commit is pending, so that a rollback restores exactly
+// what that commit changed and never touches flows created since, and while
+// another change of running is in progress. A candidate without uncommitted
+// changes follows running. root must not be modified afterwards.
+func (s *Store) SyncRunning(root ygot.GoStruct) bool {
+	select {
+	case s.change <- struct{}{}:
+	default:
+		return false
+	}
+	defer s.release()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending != nil {
+		return false
+	}
+	if len(s.editors) == 0 {
+		s.candidate = root
+	}
+	s.running = root
+	return true
+}
+
 // discardLocked resets the candidate to running (mu held).
 func (s *Store) discardLocked() {
 	s.candidate = s.running

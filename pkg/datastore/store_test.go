@@ -3,8 +3,12 @@ package datastore
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/openconfig/ygot/ygot"
 )
 
 var errTest = errors.New("backend refused")
@@ -94,4 +98,57 @@ func TestCopyDeleteValidate(t *testing.T) {
 	if rec.n() != 1 {
 		t.Errorf("apply called %d times, want 1", rec.n())
 	}
+}
+
+// TestSyncRunning: refreshing running from the device keeps a clean
+// candidate in step, leaves uncommitted edits alone, and is refused while a
+// confirmed commit is pending, so that the rollback restores exactly what
+// the commit changed (a flow the device created meanwhile survives it).
+func TestSyncRunning(t *testing.T) {
+	ctx := context.Background()
+	var applied []string
+	timers := &fakeTimers{}
+	s := newStore(t, WithAfterFunc(timers.afterFunc), WithApply(func(_ context.Context, from, to ygot.GoStruct) error {
+		var ids []string
+		for id := range to.(*device).GetFlowState().GetSessions().Session {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		applied = append(applied, strings.Join(ids, ","))
+		return nil
+	}))
+	if !s.SyncRunning(mkDevice(mkSession(sid1))) {
+		t.Fatal("sync refused with nothing pending")
+	}
+	if d := diff(mkDevice(mkSession(sid1)), s.Get(Candidate, true)); d != "" {
+		t.Errorf("clean candidate did not follow running: %s", d)
+	}
+	// Uncommitted edits are kept.
+	mustOK(t, editCand(s, 1, cfg(entry(sid2, "", full))))
+	s.SyncRunning(mkDevice(mkSession(sid1), mkSession(sid3)))
+	cand := s.Get(Candidate, true).(*device).GetFlowState().GetSessions().Session
+	if _, ok := cand[sid2]; !ok {
+		t.Fatal("sync dropped an uncommitted edit")
+	}
+	// Confirmed commit pending: no sync; rollback restores only its change.
+	mustOK(t, s.Commit(ctx, 1, CommitOptions{Confirmed: true, Timeout: time.Minute}))
+	if s.SyncRunning(mkDevice(mkSession(sid1), mkSession(sid2), mkSession(sid3))) {
+		t.Fatal("sync accepted while a confirmed commit is pending")
+	}
+	timers.last().fire()
+	if got := s.Get(Running, true).(*device).GetFlowState().GetSessions().Session; len(got) != 2 || got[sid2] != nil {
+		t.Fatalf("after rollback running has %v", keys(got))
+	}
+	if s.SyncRunning(mkDevice(mkSession(sid1))) != true {
+		t.Fatal("sync refused after the rollback")
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
