@@ -1,0 +1,262 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/openconfig/ygot/ygot"
+	"github.com/sami-netops/sami/generated/flowstate"
+	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/flow"
+	"github.com/sami-netops/sami/pkg/netconf"
+	"github.com/sami-netops/sami/pkg/simfw"
+	"github.com/sami-netops/sami/pkg/yangxml"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+func session(port uint16) *flow.Session {
+	s := &flow.Session{
+		AddressFamily: flowstate.SamiFlowState_AddressFamily_ipv4,
+		Protocol:      ygot.Uint8(6),
+		Original: &flowstate.SamiFlowState_FlowState_Sessions_Session_Original{
+			SourceAddress: ygot.String("10.0.0.1"), DestinationAddress: ygot.String("192.0.2.1"),
+			SourcePort: ygot.Uint16(port), DestinationPort: ygot.Uint16(443),
+		},
+		Tcp:    &flowstate.SamiFlowState_FlowState_Sessions_Session_Tcp{State: flowstate.SamiFlowState_TcpState_established},
+		Timers: &flowstate.SamiFlowState_FlowState_Sessions_Session_Timers{Remaining: ygot.Uint32(3600)},
+	}
+	if err := flow.SetKey(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+type rig struct {
+	fw  *simfw.Firewall
+	cli *netconf.Session
+}
+
+// start runs an agent over a simulated firewall behind our NETCONF server
+// on loopback, and connects our client to it.
+func start(t *testing.T, p simfw.Personality, traffic ...*flow.Session) *rig {
+	t.Helper()
+	ctx := context.Background()
+	fw := simfw.New(p)
+	if len(traffic) > 0 {
+		if err := fw.Upsert(ctx, traffic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := agent.New(ctx, fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hk, _ := ed25519.GenerateKey(rand.Reader)
+	host, _ := ssh.NewSignerFromKey(hk)
+	_, ck, _ := ed25519.GenerateKey(rand.Reader)
+	client, _ := ssh.NewSignerFromKey(ck)
+	srv, err := netconf.NewServer(a.NETCONF(), netconf.WithHostKey(host), netconf.WithServerUser("sami", netconf.ReadWrite, "", client.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { srv.Serve(sctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); srv.Close(); <-done })
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{ln.Addr().String()}, host.PublicKey())+"\n"), 0o600)
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer dcancel()
+	cli, err := netconf.Dial(dctx, ln.Addr().String(), netconf.WithUser("sami"), netconf.WithSigners(client), netconf.WithKnownHosts(kh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return &rig{fw: fw, cli: cli}
+}
+
+func ids(fw *simfw.Firewall) []string {
+	var out []string
+	for _, s := range fw.Snapshot() {
+		out = append(out, s.GetId())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func idsOf(ss ...*flow.Session) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.GetId())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func edit(ctx context.Context, r *rig, op yangxml.Operation, ss ...*flow.Session) error {
+	codec, _ := flow.NewCodec()
+	var opts []yangxml.EncodeOption
+	if op != "" {
+		opts = append(opts, yangxml.WithOperation(flow.SessionsPath, op))
+	}
+	return r.cli.EditConfig(ctx, netconf.Candidate, netconf.ConfigFunc(func(w io.Writer) error {
+		le, err := codec.NewListEncoder(w, flow.SessionsPath, append(opts, yangxml.Wrapper("config"), yangxml.ConfigOnly())...)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			if err := le.Encode(s); err != nil {
+				return err
+			}
+		}
+		return le.Close()
+	}))
+}
+
+func check(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%s: device holds %v, want %v", what, got, want)
+	}
+}
+
+func TestAgentGetIsLive(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, simfw.Vendors()["sami-sim"], session(1000))
+	// A flow created by traffic after the agent started shows up at once.
+	if err := r.fw.Upsert(ctx, []*flow.Session{session(1001)}); err != nil {
+		t.Fatal(err)
+	}
+	r.fw.Touch(session(1000).GetId(), 10, 1500)
+	rep, err := r.cli.Get(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := flow.NewCodec()
+	d := &flowstate.Device{}
+	if err := codec.Unmarshal(append(append([]byte(`<data xmlns="`+netconf.BaseNS+`">`), rep.Data...), `</data>`...), d); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.GetFlowState().GetSessions().Session); n != 2 {
+		t.Fatalf("<get> shows %d sessions, want 2", n)
+	}
+	if d.GetFlowState().GetCapabilities().GetVendor() == "" {
+		t.Error("<get> shows no capabilities")
+	}
+	if c := d.GetFlowState().GetSessions().GetSession(session(1000).GetId()).GetCounters(); c.GetOriginal().GetPackets() == 0 {
+		t.Errorf("counters not served: %+v", c)
+	}
+}
+
+func TestAgentCommitWritesOnlyTheDifference(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, simfw.Vendors()["sami-sim"], session(1000), session(1001))
+	if err := r.cli.Lock(ctx, netconf.Candidate); err != nil {
+		t.Fatal(err)
+	}
+	if err := edit(ctx, r, "", session(2000), session(2001)); err != nil {
+		t.Fatal(err)
+	}
+	if err := edit(ctx, r, yangxml.OpDelete, session(1001)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cli.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "after commit", ids(r.fw), idsOf(session(1000), session(2000), session(2001)))
+}
+
+// TestAgentConfirmedCommitRollback: the rollback restores exactly what the
+// commit changed; a flow created by traffic meanwhile survives it.
+func TestAgentConfirmedCommitRollback(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, simfw.Vendors()["sami-sim"], session(1000), session(1001))
+	changed := session(1000)
+	changed.Tcp.State = flowstate.SamiFlowState_TcpState_fin_wait
+	if err := edit(ctx, r, "", session(3000), changed); err != nil {
+		t.Fatal(err)
+	}
+	if err := edit(ctx, r, yangxml.OpDelete, session(1001)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cli.Commit(ctx, netconf.ConfirmTimeout(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "after confirmed commit", ids(r.fw), idsOf(session(1000), session(3000)))
+	// Traffic creates a flow while the commit is pending.
+	if err := r.fw.Upsert(ctx, []*flow.Session{session(4000)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.cli.Get(ctx, nil); err != nil { // reads never disturb the pending commit
+		t.Fatal(err)
+	}
+	if err := r.cli.CancelCommit(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "after cancel-commit", ids(r.fw), idsOf(session(1000), session(1001), session(4000)))
+	for _, s := range r.fw.Snapshot() {
+		if s.GetId() == session(1000).GetId() && s.GetTcp().GetState() != flowstate.SamiFlowState_TcpState_established {
+			t.Errorf("replaced session not restored: state %v", s.GetTcp().GetState())
+		}
+	}
+}
+
+func TestAgentCapacityRefusedBeforeWriting(t *testing.T) {
+	ctx := context.Background()
+	p := simfw.Vendors()["sami-sim"]
+	p.MaxSessions = 3
+	r := start(t, p, session(1000))
+	err := edit(ctx, r, "", session(2000), session(2001), session(2002))
+	if err == nil {
+		err = r.cli.Commit(ctx)
+	}
+	var re *netconf.RPCError
+	if !errors.As(err, &re) || re.Tag != "resource-denied" {
+		t.Fatalf("got %v, want resource-denied", err)
+	}
+	t.Logf("device said: %v", re)
+	check(t, "after refused commit", ids(r.fw), idsOf(session(1000)))
+}
+
+func TestAgentRefusalMidBatchLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, simfw.Vendors()["sami-sim"], session(1000))
+	changed := session(1000)
+	changed.Tcp.State = flowstate.SamiFlowState_TcpState_close_wait
+	if err := edit(ctx, r, "", changed, session(2000), session(2001), session(2002)); err != nil {
+		t.Fatal(err)
+	}
+	r.fw.FailWriteAt(3)
+	err := r.cli.Commit(ctx)
+	var re *netconf.RPCError
+	if !errors.As(err, &re) || re.Tag != "operation-failed" {
+		t.Fatalf("got %v, want operation-failed", err)
+	}
+	t.Logf("device said: %v", re)
+	check(t, "after refused commit", ids(r.fw), idsOf(session(1000)))
+	if s := r.fw.Snapshot()[0]; s.GetTcp().GetState() != flowstate.SamiFlowState_TcpState_established {
+		t.Errorf("replaced session not restored: %v", s.GetTcp().GetState())
+	}
+	// The candidate still holds the edit; a retry without the fault succeeds.
+	if err := r.cli.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ids(r.fw)); n != 4 {
+		t.Fatalf("retry: %d sessions", n)
+	}
+}
