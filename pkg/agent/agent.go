@@ -129,14 +129,11 @@ func sessionsOf(t ygot.GoStruct) map[string]*flow.Session {
 // running stays as it was.
 func (a *Agent) apply(ctx context.Context, from, to ygot.GoStruct) error {
 	old, nw := sessionsOf(from), sessionsOf(to)
-	var upsert, added, removed []*flow.Session
+	var upsert, removed []*flow.Session
 	for id, s := range nw {
 		prev, ok := old[id]
 		switch {
-		case !ok:
-			upsert = append(upsert, s)
-			added = append(added, s)
-		case !reflect.DeepEqual(prev, s):
+		case !ok, !reflect.DeepEqual(prev, s):
 			upsert = append(upsert, s)
 		}
 	}

@@ -1,0 +1,150 @@
+// Command sami-agent serves a device's flow state (a simulated firewall
+// now, the Linux conntrack table next) over NETCONF, for sami's migration
+// engine and any NETCONF client.
+//
+//	sami-agent --config /etc/sami/agent.yaml
+//	sami-agent --netconf-listen 127.0.0.1:8830 --host-key key --generate-host-key \
+//	    --user sami --authorized-keys ~/.ssh/id_ed25519.pub --backend sim
+//
+// Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad configuration.
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/netconf"
+	"github.com/sami-netops/sami/pkg/simfw"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	v := viper.New()
+	v.SetEnvPrefix("SAMI_AGENT")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
+	v.AutomaticEnv()
+	cmd := &cobra.Command{
+		Use:           "sami-agent",
+		Short:         "Serve a device's flow state over NETCONF",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := loadConfig(v)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), c)
+		},
+	}
+	f := cmd.Flags()
+	f.String("config", "", "YAML configuration file")
+	f.String("netconf-listen", "", "NETCONF over SSH listen address (netconf.listen)")
+	f.String("host-key", "", "SSH host key file (netconf.host-key)")
+	f.Bool("generate-host-key", false, "create the host key file when it does not exist")
+	f.String("user", "", "a user to let in (with --authorized-keys or --password-file)")
+	f.String("permission", "read-write", "the user's permission: read-write or read-only")
+	f.String("authorized-keys", "", "the user's authorized_keys file")
+	f.String("password-file", "", "file holding the user's password")
+	f.String("backend", "sim", "backend: sim")
+	f.String("personality", "sami-sim", "simulated firewall personality")
+	f.String("log-level", "info", "debug, info, warn or error")
+	for flag, key := range map[string]string{
+		"config": "config", "netconf-listen": "netconf.listen", "host-key": "netconf.host-key",
+		"generate-host-key": "netconf.generate-host-key", "backend": "backend.type",
+		"personality": "backend.personality", "log-level": "log-level",
+	} {
+		v.BindPFlag(key, f.Lookup(flag))
+	}
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		if u, _ := f.GetString("user"); u != "" {
+			perm, _ := f.GetString("permission")
+			keys, _ := f.GetString("authorized-keys")
+			pw, _ := f.GetString("password-file")
+			v.Set("netconf.users", []map[string]any{{"name": u, "permission": perm, "authorized-keys": keys, "password-file": pw}})
+		}
+		return nil
+	}
+	cmd.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sami-agent:", err)
+		if errors.Is(err, errConfig) || strings.Contains(err.Error(), "unknown flag") {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, c *config) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("%w: log-level: %v", errConfig, err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	key, err := hostKey(c.NETCONF.HostKey, c.NETCONF.GenerateHostKey)
+	if err != nil {
+		return err
+	}
+	userOpts, err := users(c)
+	if err != nil {
+		return err
+	}
+	fw := simfw.New(simfw.Vendors()[c.Backend.Personality], simfw.WithLogger(log))
+	defer fw.Close()
+	a, err := agent.New(ctx, fw, agent.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	opts := append([]netconf.ServerOption{netconf.WithHostKey(key), netconf.WithServerLogger(log)}, userOpts...)
+	if c.NETCONF.MaxSessions > 0 {
+		opts = append(opts, netconf.WithMaxSessions(c.NETCONF.MaxSessions))
+	}
+	if c.NETCONF.IdleTimeout > 0 {
+		opts = append(opts, netconf.WithIdleTimeout(c.NETCONF.IdleTimeout))
+	}
+	srv, err := netconf.NewServer(a.NETCONF(), opts...)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.NETCONF.Listen)
+	if err != nil {
+		return fmt.Errorf("netconf.listen: %w", err)
+	}
+	log.Info("sami-agent serving", "netconf", ln.Addr().String(), "backend", fw.Name(), "personality", c.Backend.Personality, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ctx, ln) }()
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+		srv.Close()
+		<-errc
+		return nil
+	case err := <-errc:
+		srv.Close()
+		return err
+	}
+}
+
+func encodePEM(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
+
+func sortStrings(s []string) { sort.Strings(s) }
