@@ -20,7 +20,19 @@ import (
 type config struct {
 	LogLevel string        `mapstructure:"log-level"`
 	NETCONF  netconfConfig `mapstructure:"netconf"`
+	GNMI     gnmiConfig    `mapstructure:"gnmi"`
 	Backend  backendConfig `mapstructure:"backend"`
+}
+
+// gnmiConfig: gNMI over TLS; client certificates are required when a
+// client CA is given; plaintext only with insecure: true.
+type gnmiConfig struct {
+	Listen   string `mapstructure:"listen"`
+	Cert     string `mapstructure:"cert"`
+	Key      string `mapstructure:"key"`
+	ClientCA string `mapstructure:"client-ca"`
+	Insecure bool   `mapstructure:"insecure"`
+	Target   string `mapstructure:"target"`
 }
 
 type netconfConfig struct {
@@ -85,6 +97,14 @@ func (c *config) check() error {
 		}
 		if u.AuthorizedKeys == "" && u.PasswordFile == "" {
 			return bad(field, "user %q needs authorized-keys or password-file", u.Name)
+		}
+	}
+	if g := c.GNMI; g.Listen != "" {
+		switch {
+		case g.Insecure && (g.Cert != "" || g.Key != ""):
+			return bad("gnmi.insecure", "plaintext and a certificate were both given; choose one")
+		case !g.Insecure && (g.Cert == "" || g.Key == ""):
+			return bad("gnmi.cert", "gNMI needs a TLS certificate and key (or insecure: true for plaintext)")
 		}
 	}
 	switch c.Backend.Type {

@@ -1,6 +1,6 @@
 // Command sami-agent serves a device's flow state (a simulated firewall
-// now, the Linux conntrack table next) over NETCONF, for sami's migration
-// engine and any NETCONF client.
+// now, the Linux conntrack table next) over NETCONF and gNMI, for sami's
+// migration engine and any NETCONF or gNMI client.
 //
 //	sami-agent --config /etc/sami/agent.yaml
 //	sami-agent --netconf-listen 127.0.0.1:8830 --host-key key --generate-host-key \
@@ -22,11 +22,15 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/gnmiserver"
 	"github.com/sami-netops/sami/pkg/netconf"
 	"github.com/sami-netops/sami/pkg/simfw"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 var version = "dev"
@@ -66,10 +70,17 @@ func run(args []string) int {
 	f.String("backend", "sim", "backend: sim")
 	f.String("personality", "sami-sim", "simulated firewall personality")
 	f.String("log-level", "info", "debug, info, warn or error")
+	f.String("gnmi-listen", "", "gNMI listen address (gnmi.listen; empty: no gNMI)")
+	f.String("gnmi-cert", "", "gNMI TLS certificate (gnmi.cert)")
+	f.String("gnmi-key", "", "gNMI TLS key (gnmi.key)")
+	f.String("gnmi-client-ca", "", "CA of the gNMI client certificates; given: client certificates are required")
+	f.Bool("gnmi-insecure", false, "serve gNMI in plaintext (explicit opt-in)")
 	for flag, key := range map[string]string{
 		"config": "config", "netconf-listen": "netconf.listen", "host-key": "netconf.host-key",
 		"generate-host-key": "netconf.generate-host-key", "backend": "backend.type",
 		"personality": "backend.personality", "log-level": "log-level",
+		"gnmi-listen": "gnmi.listen", "gnmi-cert": "gnmi.cert", "gnmi-key": "gnmi.key",
+		"gnmi-client-ca": "gnmi.client-ca", "gnmi-insecure": "gnmi.insecure",
 	} {
 		v.BindPFlag(key, f.Lookup(flag))
 	}
@@ -130,19 +141,57 @@ func serve(ctx context.Context, c *config) error {
 	if err != nil {
 		return fmt.Errorf("netconf.listen: %w", err)
 	}
-	log.Info("sami-agent serving", "netconf", ln.Addr().String(), "backend", fw.Name(), "personality", c.Backend.Personality, "version", version)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	gnmiAddr := ""
+	if c.GNMI.Listen != "" {
+		gs, gln, err := startGNMI(ctx, c.GNMI, a, log, errc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer gs.Close()
+		gnmiAddr = gln.Addr().String()
+	}
+	log.Info("sami-agent serving", "netconf", ln.Addr().String(), "gnmi", gnmiAddr, "backend", fw.Name(), "personality", c.Backend.Personality, "version", version)
 	go func() { errc <- srv.Serve(ctx, ln) }()
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
 		srv.Close()
-		<-errc
 		return nil
 	case err := <-errc:
 		srv.Close()
 		return err
 	}
+}
+
+func startGNMI(ctx context.Context, c gnmiConfig, a *agent.Agent, log *slog.Logger, errc chan<- error) (*gnmiserver.Server, net.Listener, error) {
+	schema, err := flowstate.Schema()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := []gnmiserver.Option{gnmiserver.WithLogger(log)}
+	if c.Target != "" {
+		opts = append(opts, gnmiserver.WithTarget(c.Target))
+	}
+	gs, err := gnmiserver.New(a.GNMI(), schema, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	creds := insecure.NewCredentials()
+	if !c.Insecure {
+		tc, err := gnmiserver.TLSConfig(c.Cert, c.Key, c.ClientCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: gnmi.cert: %v", errConfig, err)
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gnmi.listen: %w", err)
+	}
+	go func() { errc <- gs.Serve(ctx, ln, creds) }()
+	return gs, ln, nil
 }
 
 func encodePEM(b *pem.Block) []byte { return pem.EncodeToMemory(b) }

@@ -206,3 +206,11 @@ func deviceError(err error) error {
 	}
 	return &netconf.RPCError{Type: "application", Tag: "operation-failed", Severity: "error", Message: "device: " + err.Error()}
 }
+
+func sessionsOfRoot(t ygot.GoStruct) *flowstate.SamiFlowState_FlowState {
+	d, ok := t.(*flowstate.Device)
+	if !ok || d == nil {
+		return nil
+	}
+	return d.FlowState
+}

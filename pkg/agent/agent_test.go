@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/datastore"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/netconf"
 	"github.com/sami-netops/sami/pkg/simfw"
@@ -258,5 +260,71 @@ func TestAgentRefusalMidBatchLeavesNothing(t *testing.T) {
 	}
 	if n := len(ids(r.fw)); n != 4 {
 		t.Fatalf("retry: %d sessions", n)
+	}
+}
+
+func TestGNMISource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fw := simfw.New(simfw.Vendors()["sami-sim"])
+	if err := fw.Upsert(ctx, []*flow.Session{session(1000), session(1001)}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(ctx, fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := a.GNMI()
+	cur, err := src.Current(ctx)
+	if err != nil || len(cur.(*flowstate.Device).GetFlowState().GetSessions().Session) != 2 {
+		t.Fatalf("Current: %v", err)
+	}
+	// Updates: watch, then change the device.
+	got := make(chan string, 8)
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go src.Updates(wctx, func(ns []*gpb.Notification) error {
+		for _, n := range ns {
+			switch {
+			case len(n.Delete) > 0:
+				got <- "delete " + n.Delete[0].Elem[2].Key["id"]
+			case n.Prefix != nil:
+				got <- "update " + n.Prefix.Elem[2].Key["id"]
+			}
+		}
+		return nil
+	})
+	for fw.Watchers() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Replace: a gNMI Set result with one session more and one less.
+	next := cur.(*flowstate.Device)
+	next.GetFlowState().GetSessions().AppendSession(session(2000))
+	next.GetFlowState().GetSessions().DeleteSession(session(1001).GetId())
+	if err := src.Replace(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "after Replace", ids(fw), idsOf(session(1000), session(2000)))
+	want := map[string]bool{"update " + session(2000).GetId(): true, "delete " + session(1001).GetId(): true}
+	for len(want) > 0 {
+		select {
+		case ev := <-got:
+			delete(want, ev)
+		case <-ctx.Done():
+			t.Fatalf("notifications missing: %v", want)
+		}
+	}
+	// A pending confirmed commit (from NETCONF) blocks gNMI writes.
+	mustOK(t, a.Store().Commit(ctx, 7, datastore.CommitOptions{Confirmed: true}))
+	var re *netconf.RPCError
+	if err := src.Replace(ctx, next); !errors.As(err, &re) || re.Tag != "in-use" {
+		t.Fatalf("Replace during a pending confirmed commit: %v", err)
+	}
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

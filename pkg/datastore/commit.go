@@ -198,3 +198,48 @@ func (s *Store) rollback(ctx context.Context, reason string, check func(*pending
 	s.log.Info("confirmed commit rolled back", "reason", reason, "session", p.owner)
 	return nil
 }
+
+// ReplaceRunning makes root (a complete configuration) the new running, as a
+// management protocol without a candidate does (gNMI Set): root is
+// validated, written to the device through the apply hook and, when that
+// succeeds, swapped in; a candidate without uncommitted changes follows.
+// It is refused with in-use while another session holds a lock on running
+// or the candidate, or while a confirmed commit is pending.
+func (s *Store) ReplaceRunning(ctx context.Context, sess Session, root ygot.GoStruct) error {
+	if err := s.validate(root); err != nil {
+		return err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	s.mu.Lock()
+	for _, ds := range []Datastore{Running, Candidate} {
+		if holder, ok := s.locks[ds]; ok && holder != sess {
+			s.mu.Unlock()
+			return inUse(ds, holder)
+		}
+	}
+	if s.pending != nil {
+		s.mu.Unlock()
+		return rpcError(typeProtocol, "in-use", "", "a confirmed commit is pending; confirm or cancel it first")
+	}
+	from := s.running
+	s.mu.Unlock()
+	if s.apply != nil && !reflect.DeepEqual(from, root) {
+		if err := s.apply(ctx, from, root); err != nil {
+			var re *netconf.RPCError
+			if errors.As(err, &re) {
+				return re
+			}
+			return operationFailed("applying the new configuration failed, running is unchanged: %v", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.editors) == 0 {
+		s.candidate = root
+	}
+	s.running = root
+	return nil
+}

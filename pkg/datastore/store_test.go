@@ -152,3 +152,32 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+func TestReplaceRunning(t *testing.T) {
+	ctx := context.Background()
+	var calls int
+	s := newStore(t, WithInitialRunning(mkDevice(mkSession(sid1))), WithApply(func(context.Context, ygot.GoStruct, ygot.GoStruct) error {
+		calls++
+		return nil
+	}))
+	mustOK(t, s.ReplaceRunning(ctx, 9, mkDevice(mkSession(sid1), mkSession(sid2))))
+	if d := diff(mkDevice(mkSession(sid1), mkSession(sid2)), s.Get(Running, true)); d != "" || calls != 1 {
+		t.Fatalf("running after replace (apply calls %d): %s", calls, d)
+	}
+	if d := diff(mkDevice(mkSession(sid1), mkSession(sid2)), s.Get(Candidate, true)); d != "" {
+		t.Errorf("clean candidate did not follow: %s", d)
+	}
+	// Invalid trees are refused before the device sees them.
+	bad := mkSession(sid3)
+	bad.Original = nil
+	wantTag(t, s.ReplaceRunning(ctx, 9, mkDevice(bad)), "data-missing")
+	// Locks of other sessions and pending confirmed commits are respected.
+	mustOK(t, s.Lock(1, Running))
+	wantTag(t, s.ReplaceRunning(ctx, 9, mkDevice()), "in-use")
+	mustOK(t, s.Unlock(1, Running))
+	mustOK(t, s.Commit(ctx, 1, CommitOptions{Confirmed: true}))
+	wantTag(t, s.ReplaceRunning(ctx, 9, mkDevice()), "in-use")
+	if calls != 1 {
+		t.Errorf("apply called %d times, want 1", calls)
+	}
+}
