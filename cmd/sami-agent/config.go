@@ -53,8 +53,10 @@ type userConfig struct {
 
 type backendConfig struct {
 	Type        string `mapstructure:"type"`
-	NetNS       string `mapstructure:"netns"`
-	Personality string `mapstructure:"personality"`
+	NetNS       string `mapstructure:"netns"`        // conntrack: a network namespace path, e.g. /run/netns/fw
+	Personality string `mapstructure:"personality"`  // sim
+	MaxSessions uint64 `mapstructure:"max-sessions"` // conntrack: cap below nf_conntrack_max (0: the kernel's)
+	Liberal     bool   `mapstructure:"liberal"`      // conntrack: force liberal TCP tracking on written entries
 }
 
 // errConfig marks configuration errors (exit code 2).
@@ -113,9 +115,13 @@ func (c *config) check() error {
 			return bad("backend.personality", "%q is not one of %s", c.Backend.Personality, strings.Join(personalities(), ", "))
 		}
 	case "conntrack":
-		return bad("backend.type", "the conntrack backend is not built into this version yet; use sim")
+		if c.Backend.NetNS != "" {
+			if _, err := os.Stat(c.Backend.NetNS); err != nil {
+				return bad("backend.netns", "%v", err)
+			}
+		}
 	default:
-		return bad("backend.type", "%q is not a backend (sim)", c.Backend.Type)
+		return bad("backend.type", "%q is not a backend (sim, conntrack)", c.Backend.Type)
 	}
 	return nil
 }

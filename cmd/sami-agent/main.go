@@ -1,6 +1,6 @@
-// Command sami-agent serves a device's flow state (a simulated firewall
-// now, the Linux conntrack table next) over NETCONF and gNMI, for sami's
-// migration engine and any NETCONF or gNMI client.
+// Command sami-agent serves a device's flow state (the Linux conntrack
+// table of a network namespace, or a simulated firewall) over NETCONF and
+// gNMI, for sami's migration engine and any NETCONF or gNMI client.
 //
 //	sami-agent --config /etc/sami/agent.yaml
 //	sami-agent --netconf-listen 127.0.0.1:8830 --host-key key --generate-host-key \
@@ -24,6 +24,8 @@ import (
 
 	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/backend"
+	"github.com/sami-netops/sami/pkg/conntrack"
 	"github.com/sami-netops/sami/pkg/gnmiserver"
 	"github.com/sami-netops/sami/pkg/netconf"
 	"github.com/sami-netops/sami/pkg/simfw"
@@ -67,7 +69,8 @@ func run(args []string) int {
 	f.String("permission", "read-write", "the user's permission: read-write or read-only")
 	f.String("authorized-keys", "", "the user's authorized_keys file")
 	f.String("password-file", "", "file holding the user's password")
-	f.String("backend", "sim", "backend: sim")
+	f.String("backend", "sim", "backend: sim (simulated firewall) or conntrack (the Linux table)")
+	f.String("netns", "", "conntrack: network namespace path (e.g. /run/netns/fw); empty: the agent's own")
 	f.String("personality", "sami-sim", "simulated firewall personality")
 	f.String("log-level", "info", "debug, info, warn or error")
 	f.String("gnmi-listen", "", "gNMI listen address (gnmi.listen; empty: no gNMI)")
@@ -80,7 +83,7 @@ func run(args []string) int {
 		"generate-host-key": "netconf.generate-host-key", "backend": "backend.type",
 		"personality": "backend.personality", "log-level": "log-level",
 		"gnmi-listen": "gnmi.listen", "gnmi-cert": "gnmi.cert", "gnmi-key": "gnmi.key",
-		"gnmi-client-ca": "gnmi.client-ca", "gnmi-insecure": "gnmi.insecure",
+		"gnmi-client-ca": "gnmi.client-ca", "gnmi-insecure": "gnmi.insecure", "netns": "backend.netns",
 	} {
 		v.BindPFlag(key, f.Lookup(flag))
 	}
@@ -120,9 +123,12 @@ func serve(ctx context.Context, c *config) error {
 	if err != nil {
 		return err
 	}
-	fw := simfw.New(simfw.Vendors()[c.Backend.Personality], simfw.WithLogger(log))
-	defer fw.Close()
-	a, err := agent.New(ctx, fw, agent.WithLogger(log))
+	b, err := openBackend(ctx, c.Backend, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	a, err := agent.New(ctx, b, agent.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -152,7 +158,7 @@ func serve(ctx context.Context, c *config) error {
 		defer gs.Close()
 		gnmiAddr = gln.Addr().String()
 	}
-	log.Info("sami-agent serving", "netconf", ln.Addr().String(), "gnmi", gnmiAddr, "backend", fw.Name(), "personality", c.Backend.Personality, "version", version)
+	log.Info("sami-agent serving", "netconf", ln.Addr().String(), "gnmi", gnmiAddr, "backend", b.Name(), "netns", c.Backend.NetNS, "version", version)
 	go func() { errc <- srv.Serve(ctx, ln) }()
 	select {
 	case <-ctx.Done():
@@ -163,6 +169,24 @@ func serve(ctx context.Context, c *config) error {
 		srv.Close()
 		return err
 	}
+}
+
+func openBackend(ctx context.Context, c backendConfig, log *slog.Logger) (backend.Backend, error) {
+	if c.Type == "sim" {
+		return simfw.New(simfw.Vendors()[c.Personality], simfw.WithLogger(log)), nil
+	}
+	opts := []conntrack.Option{conntrack.WithLogger(log), conntrack.WithLiberal(c.Liberal)}
+	if c.NetNS != "" {
+		opts = append(opts, conntrack.WithNetNS(c.NetNS))
+	}
+	if c.MaxSessions > 0 {
+		opts = append(opts, conntrack.WithMaxSessions(c.MaxSessions))
+	}
+	ct, err := conntrack.Open(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("backend: opening the conntrack table: %w", err)
+	}
+	return ct, nil
 }
 
 func startGNMI(ctx context.Context, c gnmiConfig, a *agent.Agent, log *slog.Logger, errc chan<- error) (*gnmiserver.Server, net.Listener, error) {

@@ -53,6 +53,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad personality", []string{"--netconf-listen", "127.0.0.1:0", "--host-key", "hk", "--user", "u", "--password-file", "pw", "--personality", "nope"}, "backend.personality"},
 		{"bad permission", []string{"--netconf-listen", "127.0.0.1:0", "--host-key", "hk", "--user", "u", "--password-file", "pw", "--permission", "god"}, "netconf.users[0].permission"},
 		{"bad backend", []string{"--netconf-listen", "127.0.0.1:0", "--host-key", "hk", "--user", "u", "--password-file", "pw", "--backend", "vpp"}, "backend.type"},
+		{"missing netns", []string{"--netconf-listen", "127.0.0.1:0", "--host-key", "hk", "--user", "u", "--password-file", "pw", "--backend", "conntrack", "--netns", "/run/netns/sami-none"}, "backend.netns"},
 		{"missing config file", []string{"--config", filepath.Join(dir, "none.yaml")}, "none.yaml"},
 		{"yaml syntax", []string{"--config", write("bad.yaml", "netconf:\n  listen: [oops\n")}, "bad.yaml"},
 		{"user without credentials", []string{"--config", write("nocred.yaml", "netconf:\n  listen: 127.0.0.1:0\n  host-key: hk\n  users:\n    - name: sami\n")}, "netconf.users[0]"},
