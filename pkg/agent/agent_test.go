@@ -18,6 +18,7 @@ import (
 	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/backend"
 	"github.com/sami-netops/sami/pkg/datastore"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/netconf"
@@ -53,14 +54,21 @@ type rig struct {
 // on loopback, and connects our client to it.
 func start(t *testing.T, p simfw.Personality, traffic ...*flow.Session) *rig {
 	t.Helper()
-	ctx := context.Background()
 	fw := simfw.New(p)
 	if len(traffic) > 0 {
-		if err := fw.Upsert(ctx, traffic); err != nil {
+		if err := fw.Upsert(context.Background(), traffic); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a, err := agent.New(ctx, fw)
+	return &rig{fw: fw, cli: serve(t, fw)}
+}
+
+// serve runs an agent over b behind our NETCONF server on loopback and
+// returns a client session to it.
+func serve(t *testing.T, b backend.Backend) *netconf.Session {
+	t.Helper()
+	ctx := context.Background()
+	a, err := agent.New(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +97,7 @@ func start(t *testing.T, p simfw.Personality, traffic ...*flow.Session) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	return &rig{fw: fw, cli: cli}
+	return cli
 }
 
 func ids(fw *simfw.Firewall) []string {
