@@ -145,9 +145,13 @@ func (a *Agent) apply(ctx context.Context, from, to ygot.GoStruct) error {
 	a.log.Info("applying a commit to the device", "backend", a.b.Name(), "upsert", len(upsert), "delete", len(removed))
 	if len(upsert) > 0 {
 		if err := a.b.Upsert(ctx, upsert); err != nil {
+			// Undo the whole write, not just ss[:Applied]: a device without
+			// transactional batches (ctnetlink) goes on with the requests
+			// after a refused one. Deleting what is absent and restoring
+			// what is unchanged are both harmless.
 			var be *backend.BatchError
 			if errors.As(err, &be) {
-				a.undo(ctx, upsert[:be.Applied], old)
+				a.undo(ctx, upsert, old)
 			}
 			return deviceError(err)
 		}
@@ -202,7 +206,7 @@ func deviceError(err error) error {
 			Message: fmt.Sprintf("the device cannot hold this state: %v; nothing was written", err)}
 	case errors.As(err, &be):
 		return &netconf.RPCError{Type: "application", Tag: "operation-failed", Severity: "error",
-			Message: fmt.Sprintf("the device refused session %s after %d were written; those were undone: %v", be.ID, be.Applied, be.Err)}
+			Message: fmt.Sprintf("the device refused session %s; everything this commit wrote was undone, running is unchanged: %v", be.ID, be.Err)}
 	}
 	return &netconf.RPCError{Type: "application", Tag: "operation-failed", Severity: "error", Message: "device: " + err.Error()}
 }

@@ -45,8 +45,9 @@ type Backend interface {
 	// writing the same session twice leaves one entry). Related sessions
 	// (alg/master set) are installed after their masters. Capacity and
 	// features are checked before anything is written. When the device
-	// refuses a session mid-way, Upsert returns a *BatchError saying how
-	// many of ss were applied (in order); the caller compensates.
+	// refuses a session mid-way, Upsert returns a *BatchError; the caller
+	// compensates, treating every session of ss as possibly written (see
+	// BatchError).
 	Upsert(ctx context.Context, ss []*flow.Session) error
 	// Delete removes sessions by key; sessions already gone are not an error.
 	Delete(ctx context.Context, ss []*flow.Session) error
@@ -87,7 +88,10 @@ type Event struct {
 }
 
 // BatchError reports a write that failed part-way: sessions ss[:Applied]
-// were written, ss[Applied] (ID) failed with Err, the rest were not tried.
+// were written and ss[Applied] (ID) failed with Err. Sessions after it may
+// have been written too: a device without transactional batches (Linux
+// ctnetlink processes every request of a netlink batch even after refusing
+// one) goes on, so a caller that undoes must undo all of ss.
 type BatchError struct {
 	Applied int
 	ID      string
