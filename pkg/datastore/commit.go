@@ -95,16 +95,8 @@ func (s *Store) Commit(ctx context.Context, sess Session, o CommitOptions) error
 	if err := s.validate(to); err != nil {
 		return err
 	}
-	if from != to && s.apply != nil && !reflect.DeepEqual(from, to) {
-		if err := s.apply(ctx, from, to); err != nil {
-			// A hook that knows the right rpc-error (resource-denied when
-			// the device is full) gets it through unchanged.
-			var re *netconf.RPCError
-			if errors.As(err, &re) {
-				return re
-			}
-			return operationFailed("applying the commit failed, running is unchanged: %v", err)
-		}
+	if err := s.applyChange(ctx, from, to, "the commit"); err != nil {
+		return err
 	}
 
 	s.mu.Lock()
@@ -226,14 +218,8 @@ func (s *Store) ReplaceRunning(ctx context.Context, sess Session, root ygot.GoSt
 	}
 	from := s.running
 	s.mu.Unlock()
-	if s.apply != nil && !reflect.DeepEqual(from, root) {
-		if err := s.apply(ctx, from, root); err != nil {
-			var re *netconf.RPCError
-			if errors.As(err, &re) {
-				return re
-			}
-			return operationFailed("applying the new configuration failed, running is unchanged: %v", err)
-		}
+	if err := s.applyChange(ctx, from, root, "the new configuration"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,5 +227,22 @@ func (s *Store) ReplaceRunning(ctx context.Context, sess Session, root ygot.GoSt
 		s.candidate = root
 	}
 	s.running = root
+	return nil
+}
+
+// applyChange runs the apply hook for a change of running from -> to. A
+// hook that knows the right rpc-error (resource-denied when the device is
+// full) gets it through unchanged; any other failure is operation-failed.
+func (s *Store) applyChange(ctx context.Context, from, to ygot.GoStruct, what string) error {
+	if s.apply == nil || from == to || reflect.DeepEqual(from, to) {
+		return nil
+	}
+	if err := s.apply(ctx, from, to); err != nil {
+		var re *netconf.RPCError
+		if errors.As(err, &re) {
+			return re
+		}
+		return operationFailed("applying %s failed, running is unchanged: %v", what, err)
+	}
 	return nil
 }
