@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/sami-netops/sami/pkg/peertest"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,36 +12,18 @@ import (
 	"time"
 )
 
-// requireRoot skips (or fails with SAMI_REQUIRE_PEERS=1) when the test
-// cannot create network namespaces and use ctnetlink.
+// requireRoot skips (or fails with SAMI_REQUIRE_PEERS=1: peertest.Need)
+// when the test cannot create network namespaces and use ctnetlink.
 func requireRoot(tb testing.TB) {
 	tb.Helper()
-	var missing string
-	switch {
-	case os.Geteuid() != 0:
-		missing = "root (CAP_NET_ADMIN, CAP_SYS_ADMIN) for network namespaces and ctnetlink"
-	default:
-		if _, err := exec.LookPath("ip"); err != nil {
-			missing = "the ip tool (iproute2)"
-		}
-	}
-	if missing == "" {
-		return
-	}
-	if os.Getenv("SAMI_REQUIRE_PEERS") == "1" {
-		tb.Fatalf("PEER MISSING: %s (SAMI_REQUIRE_PEERS=1)", missing)
-	}
-	tb.Skipf("PEER MISSING: %s", missing)
+	peertest.Need(tb, "root (CAP_NET_ADMIN, CAP_SYS_ADMIN) for network namespaces and ctnetlink", os.Geteuid() == 0, "run the tests as root")
+	requireTool(tb, "ip")
 }
 
 func requireTool(tb testing.TB, name string) {
 	tb.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("SAMI_REQUIRE_PEERS") == "1" {
-			tb.Fatalf("PEER MISSING: %s (SAMI_REQUIRE_PEERS=1)", name)
-		}
-		tb.Skipf("PEER MISSING: %s", name)
-	}
+	_, err := exec.LookPath(name)
+	peertest.Need(tb, name, err == nil, "bash .ci/install-peers (as root)")
 }
 
 // newNetNS creates a fresh network namespace and returns its name and path.

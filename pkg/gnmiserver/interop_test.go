@@ -3,6 +3,7 @@ package gnmiserver_test
 import (
 	"bytes"
 	"context"
+	"github.com/sami-netops/sami/pkg/peertest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,9 +43,8 @@ func findGnmiCli(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("SAMI_REQUIRE_PEERS") != "1" {
-		t.Skip("PEER MISSING: gnmi_cli (not on PATH nor in $(go env GOPATH)/bin); install with `go install " + gnmiCliModule + "` or set SAMI_REQUIRE_PEERS=1")
-	}
+	// Missing: skipped loudly, or (SAMI_REQUIRE_PEERS=1, as in CI) installed below.
+	peertest.Need(t, "gnmi_cli (not on PATH nor in $(go env GOPATH)/bin)", os.Getenv(peertest.RequireEnv) == "1", "go install "+gnmiCliModule)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "go", "install", gnmiCliModule).CombinedOutput(); err != nil {

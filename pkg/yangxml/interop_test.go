@@ -12,22 +12,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/openconfig/ygot/ygot"
 	fs "github.com/sami-netops/sami/generated/flowstate"
+	"github.com/sami-netops/sami/pkg/peertest"
 	"github.com/sami-netops/sami/pkg/yangxml"
 )
 
 const modelFile = "../../yang/sami-flow-state.yang"
 
-// needPeer finds a third-party peer binary. Without it the test skips loudly,
-// unless SAMI_REQUIRE_PEERS=1 (CI), where a missing peer is a failure.
+// needPeer finds a third-party peer binary (peertest.Need: skipped loudly
+// when missing, a failure with SAMI_REQUIRE_PEERS=1 as in CI).
 func needPeer(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("SAMI_REQUIRE_PEERS") == "1" {
-			t.Fatalf("peer %s is required (SAMI_REQUIRE_PEERS=1) but not installed: %v", name, err)
-		}
-		t.Skipf("PEER MISSING: %s is not installed; this interop test did NOT run (install libyang2-tools, or see .ci/run)", name)
-	}
+	peertest.Need(t, name, err == nil, "apt-get install libyang2-tools, or bash .ci/install-peers")
 	return p
 }
 
