@@ -7,7 +7,6 @@ import (
 	"github.com/sami-netops/sami/pkg/datastore"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/netconf"
-	"github.com/sami-netops/sami/pkg/yangxml"
 )
 
 // NETCONF returns the netconf.Backend that serves the agent: <get> live
@@ -35,18 +34,7 @@ func (n *ncBackend) Get(ctx context.Context, _ netconf.Peer, f *netconf.FilterSp
 	if err != nil {
 		return &netconf.RPCError{Type: "application", Tag: "operation-failed", Severity: "error", Message: "reading the device: " + err.Error()}
 	}
-	var opts []yangxml.EncodeOption
-	if f != nil {
-		if f.Type != "subtree" {
-			return &netconf.RPCError{Type: "protocol", Tag: "operation-not-supported", Severity: "error", Message: "only subtree filters are supported"}
-		}
-		flt, err := n.a.codec.ParseSubtreeFilter(f.Content, nil)
-		if err != nil {
-			return &netconf.RPCError{Type: "protocol", Tag: "invalid-value", Severity: "error", Message: "filter: " + err.Error(), Info: map[string]string{"bad-element": "filter"}}
-		}
-		opts = append(opts, yangxml.WithFilter(flt))
-	}
-	return n.a.codec.Encode(w, live, opts...)
+	return datastore.WriteTree(w, n.a.codec, live, false, f)
 }
 
 // GetConfig refreshes running first when it is read.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/pkg/netconf"
 	"github.com/sami-netops/sami/pkg/yangxml"
 )
@@ -64,6 +65,13 @@ func (b *Backend) encode(w io.Writer, ds Datastore, configOnly bool, f *netconf.
 	if tree == nil {
 		return rpcError(typeProtocol, "invalid-value", "", "no datastore %q", ds)
 	}
+	return WriteTree(w, b.codec, tree, configOnly, f)
+}
+
+// WriteTree writes a <get>/<get-config> reply's <data> content: tree,
+// without config false nodes when configOnly, narrowed by the request's
+// filter (subtree only; nil: everything). Errors are rpc-errors.
+func WriteTree(w io.Writer, codec *yangxml.Codec, tree ygot.GoStruct, configOnly bool, f *netconf.FilterSpec) error {
 	var opts []yangxml.EncodeOption
 	if configOnly {
 		opts = append(opts, yangxml.ConfigOnly())
@@ -72,13 +80,13 @@ func (b *Backend) encode(w io.Writer, ds Datastore, configOnly bool, f *netconf.
 		if f.Type != "subtree" {
 			return rpcError(typeProtocol, "operation-not-supported", "", "filter type %q is not supported (subtree only)", f.Type)
 		}
-		flt, err := b.codec.ParseSubtreeFilter(f.Content, nil)
+		flt, err := codec.ParseSubtreeFilter(f.Content, nil)
 		if err != nil {
 			return withInfo(rpcError(typeProtocol, "invalid-value", "", "filter: %v", err), "bad-element", "filter")
 		}
 		opts = append(opts, yangxml.WithFilter(flt))
 	}
-	return b.codec.Encode(w, tree, opts...)
+	return codec.Encode(w, tree, opts...)
 }
 
 // Get implements netconf.Backend: running, config and state.
