@@ -1,22 +1,18 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sami-netops/sami/pkg/netconf"
 	"github.com/sami-netops/sami/pkg/peertest"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // TestConntrackAgent runs the real binary on a kernel conntrack table in a
@@ -45,35 +41,9 @@ func TestConntrackAgent(t *testing.T) {
 	bin := build(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600)
-	cmd := exec.Command(bin, "--netconf-listen", "127.0.0.1:0", "--host-key", filepath.Join(dir, "hk"), "--generate-host-key",
+	agent := startAgent(t, bin, "--netconf-listen", "127.0.0.1:0", "--host-key", filepath.Join(dir, "hk"), "--generate-host-key",
 		"--user", "sami", "--password-file", filepath.Join(dir, "pw"), "--backend", "conntrack", "--netns", "/run/netns/"+ns)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	re := regexp.MustCompile(`netconf=(127\.0\.0\.1:\d+)`)
-	addr := make(chan string, 1)
-	var log strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("agent did not start:\n%s", log.String())
-	}
-	pub, _ := os.ReadFile(filepath.Join(dir, "hk.pub"))
-	hk, _, _, _, _ := ssh.ParseAuthorizedKey(pub)
-	kh := filepath.Join(dir, "known_hosts")
-	os.WriteFile(kh, []byte(knownhosts.Line([]string{a}, hk)+"\n"), 0o600)
+	a, kh := agent.NETCONF, agent.knownHosts(t, filepath.Join(dir, "hk.pub"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := netconf.Dial(ctx, a, netconf.WithUser("sami"), netconf.WithPassword("secret"), netconf.WithKnownHosts(kh))
@@ -100,7 +70,7 @@ func TestConntrackAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Commit(ctx, netconf.ConfirmTimeout(2*time.Second)); err != nil {
-		t.Fatalf("confirmed commit: %v\n%s", err, log.String())
+		t.Fatalf("confirmed commit: %v\n%s", err, agent.Log())
 	}
 	if k := kernel(); !strings.Contains(k, "sport=5353") || !strings.Contains(k, "sport=40000") {
 		t.Fatalf("kernel after the confirmed commit:\n%s", k)
@@ -108,7 +78,7 @@ func TestConntrackAgent(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for strings.Contains(kernel(), "sport=5353") {
 		if time.Now().After(deadline) {
-			t.Fatalf("the confirmed commit was not rolled back in the kernel:\n%s\n%s", kernel(), log.String())
+			t.Fatalf("the confirmed commit was not rolled back in the kernel:\n%s\n%s", kernel(), agent.Log())
 		}
 		time.Sleep(time.Second)
 	}

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,9 +12,7 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,32 +52,9 @@ func TestServeGNMI(t *testing.T) {
 	dir := t.TempDir()
 	cert, key, pool := selfSigned(t, dir)
 	os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600)
-	cmd := exec.Command(bin, "--netconf-listen", "127.0.0.1:0", "--host-key", filepath.Join(dir, "hk"), "--generate-host-key",
+	a := startAgent(t, bin, "--netconf-listen", "127.0.0.1:0", "--host-key", filepath.Join(dir, "hk"), "--generate-host-key",
 		"--user", "sami", "--password-file", filepath.Join(dir, "pw"),
-		"--gnmi-listen", "127.0.0.1:0", "--gnmi-cert", cert, "--gnmi-key", key)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	re := regexp.MustCompile(`gnmi=(127\.0\.0\.1:\d+)`)
-	addr := make(chan string, 1)
-	var log strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("agent did not start:\n%s", log.String())
-	}
+		"--gnmi-listen", "127.0.0.1:0", "--gnmi-cert", cert, "--gnmi-key", key).GNMI
 	conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,32 +46,10 @@ func TestConntrackAgentGnmiCli(t *testing.T) {
 	dir := t.TempDir()
 	cert, key, _ := selfSigned(t, dir)
 	os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600)
-	cmd := exec.Command(bin, "--netconf-listen", "127.0.0.1:0", "--host-key", filepath.Join(dir, "hk"), "--generate-host-key",
+	agent := startAgent(t, bin, "--netconf-listen", "127.0.0.1:0", "--host-key", filepath.Join(dir, "hk"), "--generate-host-key",
 		"--user", "sami", "--password-file", filepath.Join(dir, "pw"), "--backend", "conntrack", "--netns", "/run/netns/"+ns,
 		"--gnmi-listen", "127.0.0.1:0", "--gnmi-cert", cert, "--gnmi-key", key)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	re := regexp.MustCompile(`gnmi=(127\.0\.0\.1:\d+)`)
-	addr := make(chan string, 1)
-	var log strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("agent did not start:\n%s", log.String())
-	}
+	a := agent.GNMI
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sub := exec.CommandContext(ctx, cli, "-a", a, "-ca_crt", cert, "-server_name", "localhost",
@@ -90,7 +66,7 @@ func TestConntrackAgentGnmiCli(t *testing.T) {
 	}
 	sub.Wait() // -sd ends the stream with DeadlineExceeded: normal
 	if !strings.Contains(out.String(), "0/6/10.77.0.1/41000/10.77.0.2/22") {
-		t.Fatalf("gnmi_cli did not see the new kernel connection:\n%s\nagent log:\n%s", out.String(), log.String())
+		t.Fatalf("gnmi_cli did not see the new kernel connection:\n%s\nagent log:\n%s", out.String(), agent.Log())
 	}
 	t.Logf("gnmi_cli saw it:\n%s", firstLines(out.String(), "10.77.0.1", 4))
 }

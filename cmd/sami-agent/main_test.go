@@ -1,8 +1,6 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -10,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/sami-netops/sami/pkg/netconf"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // build compiles the real binary once per test run.
@@ -94,37 +90,8 @@ backend:
   personality: basic
 `
 	os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(cfg), 0o600)
-	cmd := exec.Command(bin, "--config", filepath.Join(dir, "agent.yaml"))
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var log bytes.Buffer
-	addrRe := regexp.MustCompile(`netconf=(127\.0\.0\.1:\d+)`)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("agent did not start:\n%s", log.String())
-	}
-	pub, err := os.ReadFile(filepath.Join(dir, "host_key.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hk, _, _, _, _ := ssh.ParseAuthorizedKey(pub)
-	kh := filepath.Join(dir, "known_hosts")
-	os.WriteFile(kh, []byte(knownhosts.Line([]string{a}, hk)+"\n"), 0o600)
+	agent := startAgent(t, bin, "--config", filepath.Join(dir, "agent.yaml"))
+	a, kh := agent.NETCONF, agent.knownHosts(t, filepath.Join(dir, "host_key.pub"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := netconf.Dial(ctx, a, netconf.WithUser("sami"), netconf.WithSigners(client), netconf.WithKnownHosts(kh))
@@ -149,15 +116,15 @@ backend:
 		t.Fatalf("get: %v\n%s", err, rep.Data)
 	}
 	s.CloseSession(ctx)
-	cmd.Process.Signal(syscall.SIGTERM)
+	agent.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- agent.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, log.String())
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, agent.Log())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("agent did not stop on SIGTERM:\n%s", log.String())
+		t.Fatalf("agent did not stop on SIGTERM:\n%s", agent.Log())
 	}
 }
