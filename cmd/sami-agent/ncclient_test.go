@@ -319,20 +319,13 @@ func TestNcclientConntrackAgent(t *testing.T) {
 			}
 			continue
 		}
-		c, ok := parseScriptLine(line)
-		if !ok {
-			t.Log(line)
-			continue
-		}
-		checks++
-		if !c.ok {
-			failed++
-		}
-		t.Run(c.name, func(t *testing.T) {
-			if !c.ok {
-				t.Error(c.detail)
+		check, passed := peertest.ReportCheck(t, line)
+		if check {
+			checks++
+			if !passed {
+				failed++
 			}
-		})
+		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Errorf("reading the script's output: %v", err)
@@ -357,22 +350,4 @@ func TestNcclientConntrackAgent(t *testing.T) {
 	if want := 4; checks < want {
 		t.Errorf("ncclient_conntrack.py reported %d checks, want %d\n%s", checks, want, stderr.Bytes())
 	}
-}
-
-// scriptLine is one check line of the script: "ok NAME" or
-// "FAIL NAME: detail".
-type scriptLine struct {
-	ok           bool
-	name, detail string
-}
-
-func parseScriptLine(s string) (scriptLine, bool) {
-	if name, ok := strings.CutPrefix(s, "ok "); ok {
-		return scriptLine{ok: true, name: name}, true
-	}
-	if rest, ok := strings.CutPrefix(s, "FAIL "); ok {
-		name, detail, _ := strings.Cut(rest, ": ")
-		return scriptLine{name: name, detail: detail}, true
-	}
-	return scriptLine{}, false
 }

@@ -42,25 +42,6 @@ func hostPort(tb testing.TB, addr string) (string, string) {
 	return h, p
 }
 
-// ncclientLine is one line of conformance.py's output.
-type ncclientLine struct {
-	ok           bool
-	name, detail string
-}
-
-// parseNcclientLine parses "ok NAME" and "FAIL NAME: detail"; other lines
-// (such as "info ...") are not checks.
-func parseNcclientLine(s string) (ncclientLine, bool) {
-	if name, ok := strings.CutPrefix(s, "ok "); ok {
-		return ncclientLine{ok: true, name: name}, true
-	}
-	if rest, ok := strings.CutPrefix(s, "FAIL "); ok {
-		name, detail, _ := strings.Cut(rest, ": ")
-		return ncclientLine{name: name, detail: detail}, true
-	}
-	return ncclientLine{}, false
-}
-
 // TestInteropNcclient runs testdata/ncclient/conformance.py, the conformance
 // scenarios of conformance_test.go written against ncclient, against our
 // server. Every check the script prints becomes a subtest.
@@ -88,20 +69,13 @@ func TestInteropNcclient(t *testing.T) {
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		c, ok := parseNcclientLine(line)
-		if !ok {
-			t.Log(line)
-			continue
-		}
-		checks++
-		if !c.ok {
-			failed++
-		}
-		t.Run(c.name, func(t *testing.T) {
-			if !c.ok {
-				t.Error(c.detail)
+		check, passed := peertest.ReportCheck(t, line)
+		if check {
+			checks++
+			if !passed {
+				failed++
 			}
-		})
+		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Errorf("reading the script's output: %v", err)
