@@ -169,9 +169,8 @@ func (c *Codec) ParseSubtreeFilter(filter []byte, ns map[string]string) (*Filter
 }
 
 type filterParser struct {
-	st   *state
-	flt  *Filter
-	text []byte
+	st  *state
+	flt *Filter
 }
 
 // element compiles the element whose start tag is the current token (already
@@ -194,7 +193,7 @@ func (fp *filterParser) element(p *nodePlan) (*fnode, error) {
 	defer func() { st.path = st.path[:len(st.path)-1] }()
 	n := &fnode{f: f}
 	if f.child == nil {
-		text, err := fp.leafText(f.name)
+		text, err := fp.st.readText(f.name)
 		if err != nil {
 			return nil, err
 		}
@@ -264,28 +263,6 @@ func (fp *filterParser) children(p *nodePlan, n *fnode) (dead bool, err error) {
 			}
 		case xmltok.Directive:
 			return false, st.errf(ErrMalformed, "DTDs and directives are not accepted")
-		}
-	}
-}
-
-// leafText reads the text of a leaf filter element up to its end tag.
-func (fp *filterParser) leafText(name string) ([]byte, error) {
-	st := fp.st
-	fp.text = fp.text[:0]
-	for {
-		k, err := st.tk.Next()
-		if err != nil {
-			return nil, st.syntax(err)
-		}
-		switch k {
-		case xmltok.CharData:
-			fp.text = append(fp.text, st.tk.Text()...)
-		case xmltok.EndElement:
-			return fp.text, nil
-		case xmltok.StartElement:
-			return nil, st.errf(ErrMalformed, "element <%s> inside leaf <%s>", st.tk.Local(), name)
-		case xmltok.Directive:
-			return nil, st.errf(ErrMalformed, "DTDs and directives are not accepted")
 		}
 	}
 }
