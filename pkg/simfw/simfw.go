@@ -458,41 +458,9 @@ func (f *Firewall) supports(id string, s *flow.Session) error {
 	if f.protocols != nil && !f.protocols[s.GetProtocol()] {
 		return &FeatureError{ID: id, Feature: fmt.Sprintf("protocol %d", s.GetProtocol())}
 	}
-	need := func(ft flowstate.E_SamiFlowState_Feature, used bool) error {
-		if !used || f.features[ft] {
-			return nil
-		}
-		name, err := ygot.EnumName(ft)
-		if err != nil {
-			name = ft.String()
-		}
-		return &FeatureError{ID: id, Feature: name}
-	}
-	var window, seq bool
-	if t := s.GetTcp(); t != nil {
-		if o := t.Original; o != nil {
-			window = window || o.WindowScale != nil || len(o.Flags) > 0
-			seq = seq || o.SequenceEnd != nil || o.SequenceMaxEnd != nil || o.MaxWindow != nil || o.MaxAck != nil
-		}
-		if r := t.Reply; r != nil {
-			window = window || r.WindowScale != nil || len(r.Flags) > 0
-			seq = seq || r.SequenceEnd != nil || r.SequenceMaxEnd != nil || r.MaxWindow != nil || r.MaxAck != nil
-		}
-	}
-	nat := s.GetNat() != nil && (s.Nat.Source != nil || s.Nat.Destination != nil)
-	alg := s.GetAlg() != nil && (s.Alg.Helper != nil || s.Alg.Master != nil || len(s.Alg.State) > 0)
-	for _, err := range []error{
-		need(flowstate.SamiFlowState_Feature_ipv6, s.AddressFamily == flowstate.SamiFlowState_AddressFamily_ipv6),
-		need(flowstate.SamiFlowState_Feature_zones, s.GetZoneId() != 0),
-		need(flowstate.SamiFlowState_Feature_nat, nat),
-		need(flowstate.SamiFlowState_Feature_tcp_window_tracking, window),
-		need(flowstate.SamiFlowState_Feature_seq_tracking, seq),
-		need(flowstate.SamiFlowState_Feature_alg, alg),
-		need(flowstate.SamiFlowState_Feature_labels, len(s.Label) > 0),
-		need(flowstate.SamiFlowState_Feature_marks, s.GetMark() != 0),
-	} {
-		if err != nil {
-			return err
+	for _, ft := range flow.Features(s) {
+		if !f.features[ft] {
+			return &FeatureError{ID: id, Feature: flow.FeatureName(ft)}
 		}
 	}
 	return nil
