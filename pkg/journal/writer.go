@@ -37,13 +37,14 @@ func (j *Journal) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if j.ro {
-		return ErrReadOnly
-	}
 	j.mu.RLock()
 	if j.closed {
 		j.mu.RUnlock()
 		return ErrClosed
+	}
+	if j.ro {
+		j.mu.RUnlock()
+		return ErrReadOnly
 	}
 	j.pending.Add(1)
 	j.mu.RUnlock()
