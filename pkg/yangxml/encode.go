@@ -428,6 +428,12 @@ func (le *ListEncoder) Encode(entry ygot.GoStruct) error {
 	return le.e.entry(le.list, v.Elem(), mod, le.depth)
 }
 
+// Flush writes the entries encoded so far to the underlying writer; the
+// enclosing elements stay open. A caller that must not send a half-written
+// entry after a failed Encode (a request that cannot be taken back) flushes
+// after every successful one into a buffer it can cut.
+func (le *ListEncoder) Flush() error { return le.e.w.Flush() }
+
 // Close closes the enclosing elements and flushes.
 func (le *ListEncoder) Close() error {
 	if le.closed {
