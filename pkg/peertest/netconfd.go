@@ -60,6 +60,7 @@ type NetconfdOption func(*netconfdConfig)
 
 type netconfdConfig struct {
 	modules     []string
+	modpath     []string
 	withStartup bool
 	logLevel    string
 }
@@ -71,6 +72,13 @@ type netconfdConfig struct {
 // It may be given more than once.
 func WithModule(path string) NetconfdOption {
 	return func(c *netconfdConfig) { c.modules = append(c.modules, path) }
+}
+
+// WithModulePath adds directories to netconfd's module search path
+// (--modpath), ahead of the modules' own directories and yuma's, e.g. a
+// vendor folder that holds a module's imports.
+func WithModulePath(dirs ...string) NetconfdOption {
+	return func(c *netconfdConfig) { c.modpath = append(c.modpath, dirs...) }
 }
 
 // WithStartup enables the :startup capability (--with-startup=true). Without
@@ -113,15 +121,17 @@ func StartNetconfd(t testing.TB, opts ...NetconfdOption) *Netconfd {
 		Need(t, b.name+" is not installed (needed for the yuma123 netconfd peer)", p != "", b.how)
 		n.bins[b.name] = p
 	}
-	for i, m := range n.cfg.modules {
-		abs, err := filepath.Abs(m)
-		if err == nil {
-			_, err = os.Stat(abs)
+	for _, list := range [][]string{n.cfg.modules, n.cfg.modpath} {
+		for i, m := range list {
+			abs, err := filepath.Abs(m)
+			if err == nil {
+				_, err = os.Stat(abs)
+			}
+			if err != nil {
+				t.Fatalf("peertest: netconfd module or module path %s: %v", m, err)
+			}
+			list[i] = abs
 		}
-		if err != nil {
-			t.Fatalf("peertest: netconfd module %s: %v", m, err)
-		}
-		n.cfg.modules[i] = abs
 	}
 
 	dir, err := scratchDir("sami-nc-")
@@ -317,6 +327,12 @@ func (n *Netconfd) startSSHD(t testing.TB) error {
 func (n *Netconfd) netconfdArgs() []string {
 	modpath := []string{}
 	seen := map[string]bool{}
+	for _, d := range n.cfg.modpath {
+		if !seen[d] {
+			seen[d] = true
+			modpath = append(modpath, d)
+		}
+	}
 	for _, m := range n.cfg.modules {
 		if d := filepath.Dir(m); !seen[d] {
 			seen[d] = true
