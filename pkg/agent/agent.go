@@ -121,7 +121,10 @@ func sessionsOf(t ygot.GoStruct) map[string]*flow.Session {
 	if !ok || d == nil {
 		return nil
 	}
-	return d.GetFlowState().GetSessions().Session
+	if ss := d.GetFlowState().GetSessions(); ss != nil {
+		return ss.Session
+	}
+	return nil // no sessions container (an edit that removed the last one)
 }
 
 // apply writes the difference between two configurations to the device

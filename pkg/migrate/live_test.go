@@ -1,0 +1,109 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sami-netops/sami/pkg/journal"
+	"github.com/sami-netops/sami/pkg/migrate"
+	"github.com/sami-netops/sami/pkg/simfw"
+)
+
+// TestPreCopy: traffic keeps touching the endpoint's sessions and creating
+// new ones while they are copied; after the cutover everything, including
+// the last changes, is on the destination, the source is clean, and the
+// freeze window is reported.
+func TestPreCopy(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
+	moving := vmSessions(vm, 200)
+	l.seed("fwA", moving...)
+	extra := vmSessions(vm, 230)[200:]
+	var stop atomic.Bool
+	done, seeded := make(chan struct{}), make(chan struct{})
+	go func() { // traffic while the copy runs: counters move, new flows appear
+		defer close(done)
+		for i := 0; !stop.Load(); i++ {
+			l.fws["fwA"].Touch(moving[i%len(moving)].GetId(), 1, 100)
+			if i < len(extra) {
+				if err := l.fws["fwA"].Upsert(ctx, extra[i:i+1]); err != nil {
+					t.Error(err)
+				}
+			} else if i == len(extra) {
+				close(seeded)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	var cut time.Time
+	rep, err := l.engine().Migrate(ctx, migrate.Request{
+		Kind: migrate.PreCopy, Endpoints: endpoint(vm), Sources: []string{"fwA"}, Destinations: []string{"fwB"},
+		Cutover: func(context.Context) error { <-seeded; stop.Store(true); <-done; cut = time.Now(); return nil },
+	})
+	if err != nil {
+		t.Fatalf("pre-copy: %v", err)
+	}
+	if cut.IsZero() {
+		t.Fatal("cutover hook not called")
+	}
+	if n := len(l.ids("fwA")); n != 0 {
+		t.Errorf("fwA still holds %d sessions", n)
+	}
+	if n := len(l.ids("fwB")); n != 230 {
+		t.Errorf("fwB holds %d sessions, want 230", n)
+	}
+	if rep.Blackout <= 0 || rep.Status != journal.Done {
+		t.Errorf("report: blackout %v status %s", rep.Blackout, rep.Status)
+	}
+	t.Logf("pre-copy: %d sessions, %d rounds, blackout %v, %d late changes", rep.Sessions, rep.Rounds, rep.Blackout, rep.Late)
+}
+
+// TestUnplannedMove: replication runs for fwA; fwA dies; the unplanned move
+// installs the last checkpoint on fwB and reports its age.
+func TestUnplannedMove(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
+	l.seed("fwA", vmSessions(vm, 40)...)
+	l.seed("fwA", vmSessions("10.1.0.77", 5)...)
+	e := l.engine()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var checkpoints atomic.Int32
+	go e.Replicate(rctx, "fwA", migrate.ReplicateOptions{Interval: 50 * time.Millisecond, Retry: 50 * time.Millisecond,
+		Status: func(st migrate.ReplicaStatus) {
+			if st.Err == nil && st.Sessions == 45 {
+				checkpoints.Add(1)
+			}
+		}})
+	deadline := time.Now().Add(10 * time.Second)
+	for checkpoints.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if checkpoints.Load() < 2 {
+		t.Fatal("no checkpoint of fwA")
+	}
+	l.seed("fwA", vmSessions(vm, 41)[40]) // a late flow, replicated by the stream
+	time.Sleep(300 * time.Millisecond)
+	l.agents["fwA"].Stop() // the firewall dies
+	time.Sleep(100 * time.Millisecond)
+	rep, err := e.Migrate(ctx, migrate.Request{Kind: migrate.Unplanned, Endpoints: endpoint(vm), Sources: []string{"fwA"}, Destinations: []string{"fwB"}})
+	if err != nil {
+		t.Fatalf("unplanned: %v", err)
+	}
+	if rep.Sessions != 41 || len(l.ids("fwB")) != 41 {
+		t.Errorf("saved %d flows, fwB holds %d; want 41", rep.Sessions, len(l.ids("fwB")))
+	}
+	if rep.CheckpointAge <= 0 || rep.CheckpointAge > 5*time.Second {
+		t.Errorf("checkpoint age %v", rep.CheckpointAge)
+	}
+	t.Logf("unplanned: %d flows saved from a checkpoint %v old", rep.Sessions, rep.CheckpointAge)
+
+	// Without replication there is nothing to install.
+	_, err = e.Migrate(ctx, migrate.Request{Kind: migrate.Unplanned, Endpoints: endpoint(vm), Sources: []string{"fwZ"}, Destinations: []string{"fwB"}})
+	if !errors.Is(err, migrate.ErrNoCheckpoint) {
+		t.Errorf("unplanned without checkpoint: %v, want ErrNoCheckpoint", err)
+	}
+}

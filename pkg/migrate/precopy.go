@@ -1,0 +1,448 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sami-netops/sami/pkg/device"
+	"github.com/sami-netops/sami/pkg/flow"
+	"github.com/sami-netops/sami/pkg/journal"
+)
+
+// Pre-copy tuning (PreCopyOptions in a Request may override).
+const (
+	defaultMaxRounds  = 5
+	defaultRoundDelta = 64
+	defaultSettle     = 5 * time.Millisecond
+)
+
+// PreCopyOptions tune a pre-copy migration.
+type PreCopyOptions struct {
+	// MaxRounds bounds the delta rounds before the freeze (default 5).
+	MaxRounds int
+	// SmallDelta: a round with at most this many changes ends the copying
+	// while traffic flows (default 64).
+	SmallDelta int
+	// Settle is how long the freeze waits for the source's last changes to
+	// arrive after the cutover (no change for Settle; default 5 ms).
+	Settle time.Duration
+}
+
+// deltaQueue collects the changes Watch streams from the sources.
+type deltaQueue struct {
+	mu     sync.Mutex
+	deltas []srcDelta
+	last   time.Time
+	err    error
+	notify chan struct{}
+}
+
+type srcDelta struct {
+	src string
+	d   device.Delta
+}
+
+func (q *deltaQueue) push(src string, d device.Delta) {
+	q.mu.Lock()
+	q.deltas = append(q.deltas, srcDelta{src, d})
+	q.last = time.Now()
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *deltaQueue) fail(err error) {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = err
+	}
+	q.mu.Unlock()
+}
+
+func (q *deltaQueue) take() ([]srcDelta, time.Time, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.deltas
+	q.deltas = nil
+	return out, q.last, q.err
+}
+
+// precopy copies the endpoint's state while its traffic still flows: a full
+// copy, then rounds of deltas (streamed by Watch) until a round is small,
+// then the freeze: the caller's cutover hook, the last delta, committed.
+// All rounds extend one persistent confirmed commit per destination, so a
+// failure at any point cancels everything and the sources stay untouched.
+func (r *run) precopy(ctx context.Context) error {
+	if err := r.timed(PhasePlan, func() error {
+		if err := r.step(ctx, PhasePlan, "", nil); err != nil {
+			return err
+		}
+		return r.open(ctx, r.devices()...)
+	}); err != nil {
+		return err
+	}
+	if err := r.timed(PhaseNegotiate, func() error { return r.negotiate(ctx) }); err != nil {
+		return err
+	}
+	for _, src := range r.req.Sources {
+		if !r.caps[src].Watch {
+			return fmt.Errorf("%w: pre-copy needs a change stream from %s (its driver has no Watch)", ErrUnsupported, src)
+		}
+	}
+	if r.req.DryRun {
+		r.rep.Status = journal.Done
+		return nil
+	}
+	if err := r.createRecord(ctx); err != nil {
+		return err
+	}
+	if err := r.timed(PhaseLock, func() error { return r.lock(ctx) }); err != nil {
+		return err
+	}
+	// Watch first, then read: every change after the read is in the queue.
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	q := &deltaQueue{notify: make(chan struct{}, 1)}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopWatch()
+	for _, src := range r.req.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := r.drivers[src].Watch(wctx, r.matcher, func(d device.Delta) error { q.push(src, d); return nil })
+			if err != nil && wctx.Err() == nil {
+				q.fail(fmt.Errorf("watch %s: %w", src, err))
+			}
+		}()
+	}
+	if err := r.timed(PhaseSnapshot, func() error { return r.snapshot(ctx) }); err != nil {
+		return err
+	}
+	if err := r.timed(PhaseTransform, func() error { return r.transform(ctx) }); err != nil {
+		return err
+	}
+	if err := r.installRound(ctx, nil); err != nil {
+		return err
+	}
+	o := r.req.PreCopy
+	if o.MaxRounds == 0 {
+		o.MaxRounds = defaultMaxRounds
+	}
+	if o.SmallDelta == 0 {
+		o.SmallDelta = defaultRoundDelta
+	}
+	if o.Settle == 0 {
+		o.Settle = defaultSettle
+	}
+	for r.rep.Rounds < o.MaxRounds {
+		ds, _, err := q.take()
+		if err != nil {
+			return err
+		}
+		r.rep.Rounds++
+		if err := r.step(ctx, PhaseRound, "", &stepData{Sessions: len(ds)}); err != nil {
+			return err
+		}
+		if err := r.installRound(ctx, ds); err != nil {
+			return err
+		}
+		if len(ds) <= o.SmallDelta {
+			break
+		}
+	}
+	// The freeze: from the cutover to the last delta committed.
+	if err := r.step(ctx, PhaseFreeze, "", nil); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if r.req.Cutover != nil {
+		if err := r.req.Cutover(ctx); err != nil {
+			return fmt.Errorf("cutover: %w", err)
+		}
+	}
+	var final []srcDelta
+	for {
+		ds, last, err := q.take()
+		if err != nil {
+			return err
+		}
+		final = append(final, ds...)
+		if wait := o.Settle - time.Since(last); len(ds) == 0 && wait <= 0 {
+			break
+		} else if wait > 0 {
+			select {
+			case <-q.notify:
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	stopWatch()
+	if err := r.installRound(ctx, final); err != nil {
+		return err
+	}
+	r.rep.Blackout = time.Since(t0)
+	r.rep.addTiming(PhaseFreeze, r.rep.Blackout)
+	// The stream may lag behind the source: reconcile with a full read of
+	// the (now quiet) source, so nothing changed late is left behind.
+	if err := r.timed(PhaseReconcile, func() error { return r.reconcile(ctx) }); err != nil {
+		return err
+	}
+	// Traffic runs on the destinations now; verify, confirm, eliminate.
+	for _, dst := range slices.Sorted(slices.Values(r.req.Destinations)) {
+		if err := r.step(ctx, PhaseVerify, dst, nil); err != nil {
+			return err
+		}
+		if err := r.timed(PhaseVerify, func() error { return r.verify(ctx, dst) }); err != nil {
+			return err
+		}
+	}
+	if err := r.confirmAll(ctx); err != nil {
+		return err
+	}
+	if err := r.eliminate(ctx); err != nil {
+		return err
+	}
+	r.rep.Status = journal.Done
+	return r.step(ctx, PhaseDone, "", nil)
+}
+
+// installRound writes one round to every destination and commits it,
+// extending the pending confirmed commit. ds nil is the first round: the
+// whole snapshot.
+func (r *run) installRound(ctx context.Context, ds []srcDelta) error {
+	first := ds == nil
+	if first {
+		r.digests = make(map[string]flow.Digest)
+	}
+	upserts, removed := r.applyDeltas(ds)
+	for _, dst := range slices.Sorted(slices.Values(r.req.Destinations)) {
+		d := r.drivers[dst]
+		var put []*flow.Session
+		if first {
+			put = r.perDest[dst]
+		} else {
+			for _, s := range upserts {
+				if cp, ok := r.prepare(dst, s); ok {
+					put = append(put, cp)
+					r.replaceDest(dst, cp)
+				}
+			}
+		}
+		var gone []string
+		for _, id := range removed {
+			did := r.destID(dst, id)
+			gone = append(gone, did)
+			r.perDest[dst] = slices.DeleteFunc(r.perDest[dst], func(s *flow.Session) bool { return s.GetId() == did })
+		}
+		if !first && len(put) == 0 && len(gone) == 0 {
+			continue
+		}
+		if err := r.step(ctx, PhaseStage, dst, &stepData{Sessions: len(put) + len(gone)}); err != nil {
+			return err
+		}
+		err := r.timed(PhaseStage, func() error {
+			r.set(dst, func(s *devState) { s.staged = true })
+			if len(put) > 0 {
+				if err := d.Stage(ctx, slices.Values(put)); err != nil {
+					return err
+				}
+			}
+			if len(gone) > 0 {
+				return d.Remove(ctx, gone)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("stage at %s: %w", dst, err)
+		}
+		if err := r.step(ctx, PhaseCommit, dst, &stepData{Persist: r.persist[dst]}); err != nil {
+			return err
+		}
+		o := device.CommitOptions{Confirmed: true, Timeout: r.req.ConfirmTimeout, Persist: r.persist[dst]}
+		if r.state[dst].committed {
+			o.PersistID = r.persist[dst]
+		}
+		err = r.timed(PhaseCommit, func() error {
+			err := d.Commit(ctx, o)
+			if err == nil {
+				r.set(dst, func(s *devState) { s.committed = true })
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("confirmed commit at %s: %w", dst, err)
+		}
+	}
+	for _, dst := range r.req.Destinations {
+		dg, err := flow.DigestSessions(r.perDest[dst])
+		if err != nil {
+			return err
+		}
+		r.digests[dst] = dg
+	}
+	return nil
+}
+
+// applyDeltas folds a round's changes into the run's view of the sources:
+// the last change of an id wins.
+func (r *run) applyDeltas(ds []srcDelta) (upserts []*flow.Session, removed []string) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	last := make(map[string]srcDelta)
+	var order []string
+	for _, sd := range ds {
+		id := sd.d.ID
+		if sd.d.Session != nil {
+			if err := flow.SetKey(sd.d.Session); err != nil {
+				r.e.log.Warn("pre-copy: delta without key", "source", sd.src, "err", err)
+				continue
+			}
+			id = sd.d.Session.GetId()
+		}
+		if id == "" {
+			continue
+		}
+		if _, seen := last[id]; !seen {
+			order = append(order, id)
+		}
+		last[id] = sd
+	}
+	for _, id := range order {
+		sd := last[id]
+		switch sd.d.Type {
+		case device.Upserted:
+			upserts = append(upserts, sd.d.Session)
+			if !slices.Contains(r.remove[sd.src], id) {
+				r.remove[sd.src] = append(r.remove[sd.src], id)
+			}
+			r.replaceMoving(sd.d.Session)
+		case device.Removed:
+			removed = append(removed, id)
+			r.remove[sd.src] = slices.DeleteFunc(r.remove[sd.src], func(x string) bool { return x == id })
+			r.moving = slices.DeleteFunc(r.moving, func(s *flow.Session) bool { return s.GetId() == id })
+		}
+	}
+	r.rep.Sessions = len(r.moving)
+	return upserts, removed
+}
+
+func (r *run) replaceMoving(s *flow.Session) {
+	i, found := slices.BinarySearchFunc(r.moving, s.GetId(), func(e *flow.Session, id string) int { return cmpStr(e.GetId(), id) })
+	if found {
+		r.moving[i] = s
+	} else {
+		r.moving = slices.Insert(r.moving, i, s)
+	}
+}
+
+func (r *run) replaceDest(dst string, s *flow.Session) {
+	for i, e := range r.perDest[dst] {
+		if e.GetId() == s.GetId() {
+			r.perDest[dst][i] = s
+			return
+		}
+	}
+	r.perDest[dst] = append(r.perDest[dst], s)
+}
+
+// prepare is transform for one session arriving in a delta: renames, and
+// the destination's features (strip when allowed, else it stays behind).
+func (r *run) prepare(dst string, s *flow.Session) (*flow.Session, bool) {
+	cp := s
+	if tr := r.req.Transforms[dst]; !tr.empty() {
+		cp = clone(s)
+		if err := tr.apply(cp); err != nil {
+			return nil, false
+		}
+		if cp.GetId() != s.GetId() {
+			if r.srcOf[dst] == nil {
+				r.srcOf[dst] = make(map[string]string)
+			}
+			r.srcOf[dst][cp.GetId()] = s.GetId()
+		}
+	}
+	c := r.caps[dst]
+	if !c.HasProtocol(cp.GetProtocol()) {
+		return nil, false
+	}
+	if lacks := c.Missing(cp); len(lacks) > 0 {
+		if !r.req.StripUnsupported {
+			return nil, false
+		}
+		if cp == s {
+			cp = clone(s)
+		}
+		for _, ft := range lacks {
+			if !flow.Strip(cp, ft) {
+				return nil, false
+			}
+		}
+	}
+	return cp, true
+}
+
+// destID is the id a source session has at dst (after a zone rename).
+func (r *run) destID(dst, srcID string) string {
+	for did, sid := range r.srcOf[dst] {
+		if sid == srcID {
+			return did
+		}
+	}
+	return srcID
+}
+
+// reconcile reads the sources once more after the freeze and writes what
+// the change stream had not delivered yet (late changes). Their flows had a
+// longer blackout than the report's: Report.Late counts them.
+func (r *run) reconcile(ctx context.Context) error {
+	if err := r.step(ctx, PhaseReconcile, "", nil); err != nil {
+		return err
+	}
+	known := make(map[string]*flow.Session, len(r.moving))
+	for _, s := range r.moving {
+		known[s.GetId()] = s
+	}
+	var ds []srcDelta
+	for _, src := range slices.Sorted(slices.Values(r.req.Sources)) {
+		var now []*flow.Session
+		err := r.drivers[src].Read(ctx, r.matcher, func(s *flow.Session) error {
+			if flow.SetKey(s) == nil {
+				now = append(now, s)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reconcile %s: %w", src, err)
+		}
+		var was []*flow.Session
+		for _, id := range r.remove[src] {
+			if s, ok := known[id]; ok {
+				was = append(was, s)
+			}
+		}
+		d := flow.Diff(was, now)
+		for _, s := range d.Added {
+			ds = append(ds, srcDelta{src, device.Delta{Type: device.Upserted, Session: s}})
+		}
+		for _, c := range d.Changed {
+			ds = append(ds, srcDelta{src, device.Delta{Type: device.Upserted, Session: c.B}})
+		}
+		for _, s := range d.Removed {
+			ds = append(ds, srcDelta{src, device.Delta{Type: device.Removed, ID: s.GetId()}})
+		}
+	}
+	r.rep.Late = len(ds)
+	if len(ds) == 0 {
+		return nil
+	}
+	return r.installRound(ctx, ds)
+}
