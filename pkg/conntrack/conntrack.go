@@ -66,8 +66,11 @@ type Backend struct {
 	log   *slog.Logger
 	nsFd  int // -1: current namespace
 	nsF   *os.File
-	mu    sync.Mutex // serialises writes on wc
+	mu    sync.Mutex // serialises writes on wc; guards seq and rbuf
 	wc    *netlink.Conn
+	ws    rawSock
+	seq   uint32 // last sequence number sent on wc
+	rbuf  []byte
 	close sync.Once
 
 	closedMu sync.RWMutex
@@ -102,6 +105,11 @@ func Open(ctx context.Context, opts ...Option) (*Backend, error) {
 		return nil, err
 	}
 	b.wc = c
+	if b.ws, err = newRawSock(c); err != nil {
+		_ = c.Close()
+		b.closeNS()
+		return nil, err
+	}
 	if _, err := b.stats(ctx); err != nil {
 		_ = c.Close()
 		b.closeNS()
@@ -317,14 +325,8 @@ func (b *Backend) LabelsUsable(ctx context.Context) (bool, error) {
 	p.reply = p.orig.inverse()
 	p.labels = make([]byte, labelBytes)
 	p.labels[labelBytes-1] = 0x80
-	attrs, err := p.encodeNew(true)
-	if err != nil {
-		return false, err
-	}
-	key, err := p.encodeKey()
-	if err != nil {
-		return false, err
-	}
+	attrs := p.appendNew(nil)
+	key := p.appendKey(nil)
 	c, err := b.dial(0)
 	if err != nil {
 		return false, err
@@ -345,14 +347,7 @@ func (b *Backend) LabelsUsable(ctx context.Context) (bool, error) {
 	}()
 	// Read it back with a dump filtered by the probe's mark: the kernel
 	// answers a plain GET with NLM_F_MULTI and no NLMSG_DONE.
-	fae := netlink.NewAttributeEncoder()
-	fae.ByteOrder = binary.BigEndian
-	fae.Uint32(ctaMark, p.mark)
-	fae.Uint32(ctaMarkMask, 0xffffffff)
-	filter, err := fae.Encode()
-	if err != nil {
-		return false, err
-	}
+	filter := putU32(putU32(nil, ctaMark, p.mark), ctaMarkMask, 0xffffffff)
 	msgs, err := c.Execute(netlink.Message{
 		Header: netlink.Header{Type: msgType(ipctnlMsgCtGet), Flags: netlink.Request | netlink.Dump},
 		Data:   nfMsg(p.family, filter),
@@ -373,57 +368,6 @@ func (b *Backend) LabelsUsable(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// Dump implements backend.Backend. It streams the table with one
-// IPCTNL_MSG_CT_GET dump request (all families, all zones) and converts
-// each message as it arrives.
-func (b *Backend) Dump(ctx context.Context, fn func(*flow.Session) error) error {
-	if b.isClosed() {
-		return backend.ErrClosed
-	}
-	c, err := b.dial(0)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	defer withDeadline(ctx, c)()
-	req, err := c.Send(netlink.Message{
-		Header: netlink.Header{Type: msgType(ipctnlMsgCtGet), Flags: netlink.Request | netlink.Dump},
-		Data:   nfMsg(0, nil),
-	})
-	if err != nil {
-		return ctxErr(ctx, fmt.Errorf("conntrack: dump request: %w", err))
-	}
-	for m, err := range c.ReceiveIter() {
-		if err != nil {
-			return ctxErr(ctx, fmt.Errorf("conntrack: dump: %w", err))
-		}
-		if m.Header.Sequence != req.Header.Sequence || len(m.Data) < 4 {
-			continue
-		}
-		if m.Header.Flags&netlink.DumpInterrupted != 0 {
-			return fmt.Errorf("conntrack: dump interrupted by a concurrent table change (NLM_F_DUMP_INTR)")
-		}
-		e, err := decodeEntry(m.Data[0], m.Data[4:])
-		if err != nil {
-			return err
-		}
-		s, err := e.toSession()
-		if err != nil {
-			return err
-		}
-		if err := fn(s); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
-}
-
-// prepared is a session ready to write.
-type prepared struct {
-	s *flow.Session
-	e *entry
 }
 
 // Upsert implements backend.Backend.
@@ -451,15 +395,19 @@ func (b *Backend) Upsert(ctx context.Context, ss []*flow.Session) error {
 		return nil
 	}
 	orderMastersFirst(ss)
-	ps := make([]prepared, len(ss))
+	// Every request is checked and encoded before anything is written.
+	reqs := requests{off: make([]int, 1, len(ss)+1), buf: make([]byte, 0, len(ss)*requestSizeHint)}
 	needLabels := false
-	for i, s := range ss {
+	for _, s := range ss {
 		e, err := fromSession(s, b.cfg.liberal)
 		if err != nil {
 			return err
 		}
-		ps[i] = prepared{s: s, e: e}
 		needLabels = needLabels || e.labels != nil
+		var start int
+		reqs.buf, start = beginRequest(reqs.buf, ipctnlMsgCtNew, netlink.Request|netlink.Create, 0, e.family)
+		reqs.buf = endRequest(e.appendNew(reqs.buf), start)
+		reqs.off = append(reqs.off, len(reqs.buf))
 	}
 	st, err := b.stats(ctx)
 	if err != nil {
@@ -484,26 +432,15 @@ func (b *Backend) Upsert(ctx context.Context, ss []*flow.Session) error {
 		return backend.ErrClosed
 	}
 	defer withDeadline(ctx, b.wc)()
-	for start := 0; start < len(ps); start += b.cfg.batch {
-		chunk := ps[start:min(start+b.cfg.batch, len(ps))]
-		msgs := make([]netlink.Message, len(chunk))
-		for i, p := range chunk {
-			attrs, err := p.e.encodeNew(true)
-			if err != nil {
-				return err
-			}
-			msgs[i] = netlink.Message{
-				Header: netlink.Header{Type: msgType(ipctnlMsgCtNew), Flags: netlink.Request | netlink.Acknowledge | netlink.Create},
-				Data:   nfMsg(p.e.family, attrs),
-			}
-		}
-		errs, err := b.exchange(msgs)
+	for start := 0; start < len(ss); start += b.cfg.batch {
+		end := min(start+b.cfg.batch, len(ss))
+		errs, err := b.exchange(&reqs, start, end)
 		if err != nil {
 			return ctxErr(ctx, err)
 		}
 		for i, aerr := range errs {
 			if aerr != nil && (errors.Is(aerr, syscall.EOPNOTSUPP) || errors.Is(aerr, syscall.EBUSY) || errors.Is(aerr, syscall.EPERM)) {
-				if rerr := b.replace(chunk[i].e); rerr == nil {
+				if rerr := b.replace(ss[start+i]); rerr == nil {
 					errs[i] = nil
 				} else if !errors.Is(rerr, syscall.ENOENT) {
 					errs[i] = rerr
@@ -512,88 +449,103 @@ func (b *Backend) Upsert(ctx context.Context, ss []*flow.Session) error {
 		}
 		for i, aerr := range errs {
 			if aerr != nil {
-				return &backend.BatchError{Applied: start + i, ID: sessionID(chunk[i].s), Err: fmt.Errorf("%w: %w", backend.ErrRefused, aerr)}
+				return &backend.BatchError{Applied: start + i, ID: sessionID(ss[start+i]), Err: fmt.Errorf("%w: %w", backend.ErrRefused, aerr)}
 			}
 		}
 	}
 	return nil
 }
 
-// replace deletes the entry that exists under e's original tuple and
-// creates e anew. ENOENT from the delete means the failure was not about
+// requestSizeHint is a little more than an encoded IPv4 TCP request (196
+// bytes), so that the buffer of a batch of those is not grown.
+const requestSizeHint = 224
+
+// requests are encoded netlink requests, back to back: request i is
+// buf[off[i]:off[i+1]]. The sequence number and the acknowledgement flag
+// are set when a batch is sent.
+type requests struct {
+	buf []byte
+	off []int
+}
+
+func (r *requests) add(msg uint16, flags netlink.HeaderFlags, family uint8, attrs func([]byte) []byte) {
+	var start int
+	r.buf, start = beginRequest(r.buf, msg, flags, 0, family)
+	r.buf = endRequest(attrs(r.buf), start)
+	r.off = append(r.off, len(r.buf))
+}
+
+// replace deletes the entry that exists under s's original tuple and
+// creates s anew. ENOENT from the delete means the failure was not about
 // an existing entry; it is returned as is.
-func (b *Backend) replace(e *entry) error {
-	key, err := e.encodeKey()
+func (b *Backend) replace(s *flow.Session) error {
+	e, err := fromSession(s, b.cfg.liberal)
 	if err != nil {
 		return err
 	}
-	attrs, err := e.encodeNew(true)
-	if err != nil {
-		return err
-	}
-	errs, err := b.exchange([]netlink.Message{{
-		Header: netlink.Header{Type: msgType(ipctnlMsgCtDelete), Flags: netlink.Request | netlink.Acknowledge},
-		Data:   nfMsg(e.family, key),
-	}})
+	del := requests{off: []int{0}}
+	del.add(ipctnlMsgCtDelete, netlink.Request, e.family, e.appendKey)
+	errs, err := b.exchange(&del, 0, 1)
 	if err != nil {
 		return err
 	}
 	if errs[0] != nil {
 		return errs[0]
 	}
-	errs, err = b.exchange([]netlink.Message{{
-		Header: netlink.Header{Type: msgType(ipctnlMsgCtNew), Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Excl},
-		Data:   nfMsg(e.family, attrs),
-	}})
+	create := requests{off: []int{0}}
+	create.add(ipctnlMsgCtNew, netlink.Request|netlink.Create|netlink.Excl, e.family, e.appendNew)
+	errs, err = b.exchange(&create, 0, 1)
 	if err != nil {
 		return err
 	}
 	return errs[0]
 }
 
-// exchange sends msgs in one sendmsg and returns the error of each (nil:
-// applied). b.mu must be held. Only the last message asks for an
-// acknowledgement: the kernel reports a failed request whether or not it
-// was asked to, and it handles a socket's requests in order, so when the
-// last one is answered every earlier failure has arrived before it. One
-// acknowledgement per request (one read each) was a third of the CPU of a
-// 100k install.
-func (b *Backend) exchange(msgs []netlink.Message) ([]error, error) {
-	for i := range msgs {
-		if i < len(msgs)-1 {
-			msgs[i].Header.Flags &^= netlink.Acknowledge
-		} else {
-			msgs[i].Header.Flags |= netlink.Acknowledge
+// exchange sends requests [from, to) of r in one write and returns the
+// error of each (nil: applied). b.mu must be held. Only the last request
+// asks for an acknowledgement: the kernel reports a failed request whether
+// or not it was asked to, and it handles a socket's requests in order, so
+// when the last one is answered every earlier failure has arrived before
+// it. One acknowledgement per request (one read each) was a third of the
+// CPU of a 100k install.
+func (b *Backend) exchange(r *requests, from, to int) ([]error, error) {
+	first := b.seq + 1
+	for i := from; i < to; i++ {
+		b.seq++
+		h := r.buf[r.off[i]:]
+		binary.NativeEndian.PutUint32(h[8:], b.seq)
+		flags := netlink.HeaderFlags(binary.NativeEndian.Uint16(h[6:])) &^ netlink.Acknowledge
+		if i == to-1 {
+			flags |= netlink.Acknowledge
 		}
+		binary.NativeEndian.PutUint16(h[6:], uint16(flags))
 	}
-	sent, err := b.wc.SendMessages(msgs)
-	if err != nil {
-		return nil, fmt.Errorf("conntrack: sending %d requests: %w", len(msgs), err)
+	last := b.seq
+	n := to - from
+	if err := b.ws.send(r.buf[r.off[from]:r.off[to]]); err != nil {
+		return nil, fmt.Errorf("conntrack: sending %d requests: %w", n, err)
 	}
-	first := sent[0].Header.Sequence
-	last := sent[len(sent)-1].Header.Sequence
-	errs := make([]error, len(msgs))
-	idx := func(seq uint32) (int, bool) {
-		i := int(seq - first)
-		return i, i >= 0 && i < len(msgs)
+	if b.rbuf == nil {
+		b.rbuf = make([]byte, 64<<10)
 	}
+	errs := make([]error, n)
 	for {
-		replies, err := b.wc.Receive()
+		nr, err := b.ws.recv(b.rbuf)
 		if err != nil {
-			var oe *netlink.OpError
-			if errors.As(err, &oe) && oe.Op == "receive" {
-				if i, ok := idx(oe.Sequence); ok && oe.Sequence != 0 {
-					errs[i] = oe
-					if oe.Sequence == last {
-						return errs, nil
-					}
-					continue
-				}
-			}
 			return nil, fmt.Errorf("conntrack: reading acknowledgements: %w", err)
 		}
-		for _, m := range replies {
-			if m.Header.Type == netlink.Error && m.Header.Sequence == last {
+		for buf := b.rbuf[:nr]; len(buf) > 0; {
+			m, rest, err := nextMsg(buf)
+			if err != nil {
+				return nil, fmt.Errorf("conntrack: reading acknowledgements: %w", err)
+			}
+			buf = rest
+			i := int(m.seq - first) // wraps: stale answers fall outside
+			if m.typ != nlmsgError || i < 0 || i >= n {
+				continue
+			}
+			errs[i] = m.status()
+			if m.seq == last {
 				return errs, nil
 			}
 		}
@@ -637,8 +589,8 @@ func (b *Backend) Delete(ctx context.Context, ss []*flow.Session) error {
 	if b.isClosed() {
 		return backend.ErrClosed
 	}
-	es := make([]*entry, len(ss))
-	for i, s := range ss {
+	reqs := requests{off: make([]int, 1, len(ss)+1)}
+	for _, s := range ss {
 		id, err := flow.Key(s)
 		if err != nil {
 			return err
@@ -651,7 +603,7 @@ func (b *Backend) Delete(ctx context.Context, ss []*flow.Session) error {
 		if k.Source.Is6() {
 			e.family = afINET6
 		}
-		es[i] = e
+		reqs.add(ipctnlMsgCtDelete, netlink.Request, e.family, e.appendKey)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -659,20 +611,8 @@ func (b *Backend) Delete(ctx context.Context, ss []*flow.Session) error {
 		return backend.ErrClosed
 	}
 	defer withDeadline(ctx, b.wc)()
-	for start := 0; start < len(es); start += b.cfg.batch {
-		chunk := es[start:min(start+b.cfg.batch, len(es))]
-		msgs := make([]netlink.Message, len(chunk))
-		for i, e := range chunk {
-			key, err := e.encodeKey()
-			if err != nil {
-				return err
-			}
-			msgs[i] = netlink.Message{
-				Header: netlink.Header{Type: msgType(ipctnlMsgCtDelete), Flags: netlink.Request | netlink.Acknowledge},
-				Data:   nfMsg(e.family, key),
-			}
-		}
-		errs, err := b.exchange(msgs)
+	for start := 0; start < len(ss); start += b.cfg.batch {
+		errs, err := b.exchange(&reqs, start, min(start+b.cfg.batch, len(ss)))
 		if err != nil {
 			return ctxErr(ctx, err)
 		}

@@ -132,3 +132,6 @@ const (
 )
 
 const labelBytes = 16 // 128 label bits
+
+// maxHelperName is NF_CT_HELPER_NAME_LEN without the terminating NUL.
+const maxHelperName = 15

@@ -49,6 +49,20 @@ func ExampleParseKey() {
 	// flow: malformed session id "0/17/10.0.0.5/05353/224.0.0.251/5353": source port "05353" is not a canonical 16-bit number
 }
 
+func ExampleKeyFields_AppendTo() {
+	// Ids of many flows into one buffer, without an allocation each.
+	var buf []byte
+	for port := uint16(40000); port < 40002; port++ {
+		k := flow.KeyFields{Protocol: 6, Source: netip.MustParseAddr("10.0.0.5"), SourcePort: port,
+			Destination: netip.MustParseAddr("198.51.100.7"), DestinationPort: 443}
+		buf = append(k.AppendTo(buf), '\n')
+	}
+	fmt.Print(string(buf))
+	// Output:
+	// 0/6/10.0.0.5/40000/198.51.100.7/443
+	// 0/6/10.0.0.5/40001/198.51.100.7/443
+}
+
 func ExampleEndpoint_Match() {
 	// A VM at 10.0.0.5, seen by the server as 203.0.113.9 after source NAT.
 	s := &flow.Session{

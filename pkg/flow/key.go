@@ -53,7 +53,12 @@ type KeyFields struct {
 // String returns the canonical session id of k. Source and Destination must
 // be valid addresses.
 func (k KeyFields) String() string {
-	b := make([]byte, 0, 64)
+	return string(k.AppendTo(make([]byte, 0, 64)))
+}
+
+// AppendTo appends the canonical session id of k (String) to b, for callers
+// that build many ids without an allocation each.
+func (k KeyFields) AppendTo(b []byte) []byte {
 	b = strconv.AppendUint(b, uint64(k.ZoneID), 10)
 	b = append(b, '/')
 	b = strconv.AppendUint(b, uint64(k.Protocol), 10)
@@ -80,7 +85,7 @@ func (k KeyFields) String() string {
 		b = k.Destination.AppendTo(b)
 		b = append(b, '/', '0')
 	}
-	return string(b)
+	return b
 }
 
 // Session returns a new session that carries k: id, address-family,

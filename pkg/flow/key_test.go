@@ -187,6 +187,9 @@ func TestParseKey(t *testing.T) {
 			if s := got.String(); s != tt.id {
 				t.Errorf("String() = %q", s)
 			}
+			if b := got.AppendTo([]byte("id=")); string(b) != "id="+tt.id {
+				t.Errorf("AppendTo(\"id=\") = %q", b)
+			}
 			if err := flow.CheckKey(got.Session()); err != nil {
 				t.Errorf("CheckKey(Session()) = %v", err)
 			}
