@@ -94,6 +94,7 @@ type planRecord struct {
 	Sources        []string             `json:"sources"`
 	Destinations   []string             `json:"destinations"`
 	Eliminate      []string             `json:"eliminate"`
+	Feeders        map[string][]string  `json:"feeders,omitempty"`
 	Domains        map[string]string    `json:"domains,omitempty"`
 	AllowDomains   []DomainRule         `json:"allow-domains,omitempty"`
 	Transforms     map[string]Transform `json:"transforms,omitempty"`
@@ -179,7 +180,7 @@ func (e *Engine) newRun(req Request) *run {
 func (r *run) plan() planRecord {
 	return planRecord{
 		Kind: r.req.Kind, Endpoints: r.rep.Endpoints, Sources: r.req.Sources, Destinations: r.req.Destinations,
-		Eliminate: r.req.Eliminate, Domains: r.req.Domains, AllowDomains: r.req.AllowDomains, Transforms: r.req.Transforms,
+		Eliminate: r.req.Eliminate, Feeders: r.req.Feeders, Domains: r.req.Domains, AllowDomains: r.req.AllowDomains, Transforms: r.req.Transforms,
 		Partial: r.req.Partial, Strip: r.req.StripUnsupported, KeepSource: r.req.KeepSource, HasCutover: r.req.Cutover != nil,
 		ConfirmTimeout: r.req.ConfirmTimeout, Persist: r.persist,
 	}

@@ -85,6 +85,7 @@ func (r *run) domain(n string) string {
 // when their copies differ the first source in name order wins.
 func (r *run) snapshot(ctx context.Context) error {
 	r.remove = make(map[string][]string)
+	r.bySrc = make(map[string][]*flow.Session)
 	byID := make(map[string]*flow.Session)
 	var digests map[string]flow.Digest
 	for _, src := range slices.Sorted(slices.Values(r.req.Sources)) {
@@ -98,6 +99,7 @@ func (r *run) snapshot(ctx context.Context) error {
 			}
 			id := s.GetId()
 			ids = append(ids, id)
+			r.bySrc[src] = append(r.bySrc[src], s)
 			if prev, dup := byID[id]; dup {
 				if digests == nil {
 					digests = make(map[string]flow.Digest)
@@ -154,7 +156,7 @@ func (r *run) transform(ctx context.Context) error {
 		missing := make(map[string]int)
 		strippable := true
 		var out []*flow.Session
-		for _, s := range r.moving {
+		for _, s := range r.feed(dst) {
 			cp := s
 			if !tr.empty() {
 				cp = clone(s)
@@ -264,6 +266,35 @@ func (r *run) transform(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// feed is what dst takes: the sessions of its feeders (every source by
+// default), merged by id with the first source in name order winning.
+func (r *run) feed(dst string) []*flow.Session {
+	srcs, ok := r.req.Feeders[dst]
+	if !ok {
+		return r.moving
+	}
+	byID := make(map[string]*flow.Session)
+	for _, src := range slices.Sorted(slices.Values(srcs)) {
+		for _, s := range r.bySrc[src] {
+			if _, dup := byID[s.GetId()]; !dup {
+				byID[s.GetId()] = s
+			}
+		}
+	}
+	out := make([]*flow.Session, 0, len(byID))
+	for _, s := range byID {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *flow.Session) int { return cmpStr(a.GetId(), b.GetId()) })
+	return out
+}
+
+// feeds reports whether src feeds dst.
+func (r *run) feeds(src, dst string) bool {
+	srcs, ok := r.req.Feeders[dst]
+	return !ok || slices.Contains(srcs, src)
 }
 
 // presentAt returns which of ss the destination holds already, by id.

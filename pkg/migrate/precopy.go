@@ -229,16 +229,22 @@ func (r *run) installRound(ctx context.Context, ds []srcDelta) error {
 		if first {
 			put = r.perDest[dst]
 		} else {
-			for _, s := range upserts {
-				if cp, ok := r.prepare(dst, s); ok {
+			for _, u := range upserts {
+				if !r.feeds(u.src, dst) {
+					continue
+				}
+				if cp, ok := r.prepare(dst, u.d.Session); ok {
 					put = append(put, cp)
 					r.replaceDest(dst, cp)
 				}
 			}
 		}
 		var gone []string
-		for _, id := range removed {
-			did := r.destID(dst, id)
+		for _, rm := range removed {
+			if !r.feeds(rm.src, dst) {
+				continue
+			}
+			did := r.destID(dst, rm.d.ID)
 			gone = append(gone, did)
 			r.perDest[dst] = slices.DeleteFunc(r.perDest[dst], func(s *flow.Session) bool { return s.GetId() == did })
 		}
@@ -293,7 +299,7 @@ func (r *run) installRound(ctx context.Context, ds []srcDelta) error {
 
 // applyDeltas folds a round's changes into the run's view of the sources:
 // the last change of an id wins.
-func (r *run) applyDeltas(ds []srcDelta) (upserts []*flow.Session, removed []string) {
+func (r *run) applyDeltas(ds []srcDelta) (upserts, removed []srcDelta) {
 	if len(ds) == 0 {
 		return nil, nil
 	}
@@ -320,13 +326,14 @@ func (r *run) applyDeltas(ds []srcDelta) (upserts []*flow.Session, removed []str
 		sd := last[id]
 		switch sd.d.Type {
 		case device.Upserted:
-			upserts = append(upserts, sd.d.Session)
+			upserts = append(upserts, sd)
 			if !slices.Contains(r.remove[sd.src], id) {
 				r.remove[sd.src] = append(r.remove[sd.src], id)
 			}
 			r.replaceMoving(sd.d.Session)
 		case device.Removed:
-			removed = append(removed, id)
+			sd.d.ID = id
+			removed = append(removed, sd)
 			r.remove[sd.src] = slices.DeleteFunc(r.remove[sd.src], func(x string) bool { return x == id })
 			r.moving = slices.DeleteFunc(r.moving, func(s *flow.Session) bool { return s.GetId() == id })
 		}

@@ -89,7 +89,7 @@ func (e *Engine) recoverRecord(ctx context.Context, rec *journal.Record, rollbac
 	}
 	req := Request{
 		ID: rec.ID, Requester: rec.Requester, Kind: plan.Kind, Sources: plan.Sources, Destinations: plan.Destinations,
-		Eliminate: plan.Eliminate, Domains: plan.Domains, AllowDomains: plan.AllowDomains, Transforms: plan.Transforms,
+		Eliminate: plan.Eliminate, Feeders: plan.Feeders, Domains: plan.Domains, AllowDomains: plan.AllowDomains, Transforms: plan.Transforms,
 		Partial: plan.Partial, StripUnsupported: plan.Strip, KeepSource: plan.KeepSource, ConfirmTimeout: plan.ConfirmTimeout,
 	}
 	if req.Eliminate == nil {

@@ -55,6 +55,10 @@ type Request struct {
 	// path (inventory names; see topology.Move). Eliminate defaults to the
 	// sources that are not destinations.
 	Sources, Destinations, Eliminate []string
+	// Feeders says which sources feed a destination (topology.Move's
+	// pairs: a NAT on the new path takes the old NAT's state, a firewall the
+	// old firewall's). A destination not listed takes every source's.
+	Feeders map[string][]string
 	// Domains gives each device's administrative domain (from the
 	// inventory); a device not listed reports its own in its capabilities.
 	Domains map[string]string
@@ -122,6 +126,16 @@ func (r *Request) validate() error {
 	for _, n := range r.Eliminate {
 		if !contains(r.Sources, n) {
 			bad = append(bad, fmt.Sprintf("eliminate names %q, which is not a source", n))
+		}
+	}
+	for dst, srcs := range r.Feeders {
+		if !contains(r.Destinations, dst) {
+			bad = append(bad, fmt.Sprintf("feeders name %q, which is not a destination", dst))
+		}
+		for _, src := range srcs {
+			if !contains(r.Sources, src) {
+				bad = append(bad, fmt.Sprintf("feeders of %q name %q, which is not a source", dst, src))
+			}
 		}
 	}
 	switch r.Kind {

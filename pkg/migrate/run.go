@@ -38,6 +38,7 @@ type run struct {
 	// moving is the merged snapshot in source form, sorted by id; remove
 	// lists per source the ids that moved; perDest the transformed copies.
 	moving  []*flow.Session
+	bySrc   map[string][]*flow.Session // what each source holds of the endpoint
 	remove  map[string][]string
 	perDest map[string][]*flow.Session
 	digests map[string]flow.Digest // per destination, of what was written

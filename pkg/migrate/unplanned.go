@@ -58,6 +58,7 @@ func (r *run) unplanned(ctx context.Context) error {
 // each source's last checkpoint.
 func (r *run) fromCheckpoints(ctx context.Context) error {
 	r.remove = make(map[string][]string)
+	r.bySrc = make(map[string][]*flow.Session)
 	byID := make(map[string]*flow.Session)
 	var oldest time.Time
 	for _, src := range slices.Sorted(slices.Values(r.req.Sources)) {
@@ -81,6 +82,7 @@ func (r *run) fromCheckpoints(ctx context.Context) error {
 				continue
 			}
 			n++
+			r.bySrc[src] = append(r.bySrc[src], s)
 			if _, dup := byID[s.GetId()]; !dup {
 				byID[s.GetId()] = s
 			}
