@@ -302,7 +302,7 @@ func (a *mirror) flush() error {
 		return a.fn(device.Delta{Type: device.Removed, ID: id, Time: now})
 	}
 	s := root.GetFlowState().GetSessions().GetSession(id)
-	if broken || s == nil || flow.CheckKey(s) != nil {
+	if broken || s == nil || s.GetId() != id || flow.CheckKey(s) != nil {
 		if !had && a.m != nil {
 			return nil // only changes of a session that did not match
 		}
