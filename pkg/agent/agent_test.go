@@ -2,14 +2,9 @@ package agent_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -18,14 +13,13 @@ import (
 	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/agent"
+	"github.com/sami-netops/sami/pkg/agent/agenttest"
 	"github.com/sami-netops/sami/pkg/backend"
 	"github.com/sami-netops/sami/pkg/datastore"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/netconf"
 	"github.com/sami-netops/sami/pkg/simfw"
 	"github.com/sami-netops/sami/pkg/yangxml"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func session(port uint16) *flow.Session {
@@ -67,37 +61,7 @@ func start(t *testing.T, p simfw.Personality, traffic ...*flow.Session) *rig {
 // returns a client session to it.
 func serve(t *testing.T, b backend.Backend) *netconf.Session {
 	t.Helper()
-	ctx := context.Background()
-	a, err := agent.New(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, hk, _ := ed25519.GenerateKey(rand.Reader)
-	host, _ := ssh.NewSignerFromKey(hk)
-	_, ck, _ := ed25519.GenerateKey(rand.Reader)
-	client, _ := ssh.NewSignerFromKey(ck)
-	srv, err := netconf.NewServer(a.NETCONF(), netconf.WithHostKey(host), netconf.WithServerUser("sami", netconf.ReadWrite, "", client.PublicKey()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { srv.Serve(sctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); srv.Close(); <-done })
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	os.WriteFile(kh, []byte(knownhosts.Line([]string{ln.Addr().String()}, host.PublicKey())+"\n"), 0o600)
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer dcancel()
-	cli, err := netconf.Dial(dctx, ln.Addr().String(), netconf.WithUser("sami"), netconf.WithSigners(client), netconf.WithKnownHosts(kh))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
+	return agenttest.Start(t, b.Name(), b, agenttest.WithoutGNMI()).Client(t)
 }
 
 func ids(fw *simfw.Firewall) []string {
