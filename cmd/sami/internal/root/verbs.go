@@ -1,0 +1,20 @@
+package root
+
+import (
+	"github.com/sami-netops/sami/cmd/sami/internal/app"
+	"github.com/spf13/cobra"
+)
+
+// verbs are the top-level commands, each in its own package under
+// cmd/sami/internal, in help order. One line per verb.
+var verbs = []func(*app.App) *cobra.Command{
+	// demo.New,
+	// devices.New,
+	// caps.New,
+	// get.New,
+	// migrate.New,
+	// replicate.New,
+	// journal.New,
+	// serve.New,
+	// validate.New,
+}
