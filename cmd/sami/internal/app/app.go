@@ -112,7 +112,9 @@ func (a *App) Registry() (*device.Registry, error) {
 }
 
 // AddDrivers registers more drivers (tests, the demo) before first use.
-func (a *App) AddDrivers(f func(*device.Registry) error) { a.registryExtras = append(a.registryExtras, f) }
+func (a *App) AddDrivers(f func(*device.Registry) error) {
+	a.registryExtras = append(a.registryExtras, f)
+}
 
 // Inventory loads the inventory named by --inventory / SAMI_INVENTORY.
 func (a *App) Inventory() (*topology.Inventory, error) {

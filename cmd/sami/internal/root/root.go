@@ -14,10 +14,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-
-
-
-
 // New builds the root command over a.
 func New(a *app.App) *cobra.Command {
 	cmd := &cobra.Command{
