@@ -46,15 +46,7 @@ interop: peers
 
 ## fuzz: run every fuzz target for FUZZTIME.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/yangxml/
-	$(GO) test -run '^$$' -fuzz '^FuzzSubtreeFilter$$' -fuzztime $(FUZZTIME) ./pkg/yangxml/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) ./pkg/flow/
-	$(GO) test -run '^$$' -fuzz '^FuzzTokenizer$$' -fuzztime $(FUZZTIME) ./pkg/xmltok/
-	$(GO) test -run '^$$' -fuzz '^FuzzEOMReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
-	$(GO) test -run '^$$' -fuzz '^FuzzChunkedReader$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
-	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./pkg/netconf/framing/
-	$(GO) test -run '^$$' -fuzz '^FuzzServerRequest$$' -fuzztime $(FUZZTIME) ./pkg/netconf/
-	$(GO) test -run '^$$' -fuzz '^FuzzClientReply$$' -fuzztime $(FUZZTIME) ./pkg/netconf/
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
