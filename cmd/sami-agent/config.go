@@ -18,10 +18,11 @@ import (
 // config is sami-agent's configuration: a YAML file, overridden by flags and
 // SAMI_AGENT_* environment variables (e.g. SAMI_AGENT_NETCONF_LISTEN).
 type config struct {
-	LogLevel string        `mapstructure:"log-level"`
-	NETCONF  netconfConfig `mapstructure:"netconf"`
-	GNMI     gnmiConfig    `mapstructure:"gnmi"`
-	Backend  backendConfig `mapstructure:"backend"`
+	LogLevel string         `mapstructure:"log-level"`
+	NETCONF  netconfConfig  `mapstructure:"netconf"`
+	GNMI     gnmiConfig     `mapstructure:"gnmi"`
+	Backend  backendConfig  `mapstructure:"backend"`
+	Announce announceConfig `mapstructure:"announce"`
 }
 
 // gnmiConfig: gNMI over TLS; client certificates are required when a
@@ -88,6 +89,9 @@ func (c *config) check() error {
 	}
 	if len(c.NETCONF.Users) == 0 {
 		return bad("netconf.users", "at least one user is required")
+	}
+	if err := c.Announce.check(c); err != nil {
+		return err
 	}
 	for i, u := range c.NETCONF.Users {
 		field := fmt.Sprintf("netconf.users[%d]", i)

@@ -87,6 +87,9 @@ func run(args []string) int {
 	} {
 		v.BindPFlag(key, f.Lookup(flag))
 	}
+	for flag, key := range announceFlags(f) {
+		v.BindPFlag(key, f.Lookup(flag))
+	}
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		if u, _ := f.GetString("user"); u != "" {
 			perm, _ := f.GetString("permission")
@@ -160,6 +163,10 @@ func serve(ctx context.Context, c *config) error {
 	}
 	log.Info("sami-agent serving", "netconf", ln.Addr().String(), "gnmi", gnmiAddr, "backend", b.Name(), "netns", c.Backend.NetNS, "version", version)
 	go func() { errc <- srv.Serve(ctx, ln) }()
+	if err := startAnnounce(ctx, c.Announce, ln.Addr().String(), gnmiAddr, key.PublicKey(), log); err != nil {
+		srv.Close()
+		return err
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -281,6 +282,16 @@ func (w *walker) seq(m map[string]field, key string) ([]*yaml.Node, []string) {
 }
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`)
+
+// ValidName reports whether s can name a device, location or domain
+// (letters, digits, '.', '_', '-'; starting with a letter or digit; at
+// most 253), and why not.
+func ValidName(s string) error {
+	if why := checkName(s); why != "" {
+		return errors.New(why)
+	}
+	return nil
+}
 
 // checkName reports why s is not a usable device, location or domain name.
 func checkName(s string) string {
