@@ -306,3 +306,31 @@ func TestWriteKnownHosts(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+// The full example of docs/topology.md loads and resolves.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/topology.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in docs/topology.md")
+	}
+	inv, err := Load(strings.NewReader(block), WithName("docs/topology.md"), WithDrivers("sami", "ietf-nat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := inv.Resolve("rack-a", "rack-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Pair{in("fw-a1", "fw-b1"), out("fw-a2", "fw-b1")}
+	if diff := cmp.Diff(want, m.Pairs); diff != "" || m.Case != AsymmetricToSymmetric || !cmp.Equal(m.Stranded, []string{"nat-a"}) {
+		t.Errorf("%s\npairs (-want +got):\n%s", m, diff)
+	}
+	if c := inv.CrossDomain(m); len(c) != 2 || !c[0].Allowed {
+		t.Errorf("CrossDomain: %v", c)
+	}
+}

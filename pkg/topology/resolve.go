@@ -138,6 +138,10 @@ type Move struct {
 	// Unfed are new boxes no old box can feed (no old box of their role):
 	// they will see the endpoint's flows mid-stream.
 	Unfed []Hop `json:"unfed,omitempty"`
+	// Stranded are eliminated sources that feed no destination (no new box
+	// of their role, such as a NAT when the new path has none): their state
+	// is not carried over, and flows that depend on it (NAT bindings) break.
+	Stranded []string `json:"stranded,omitempty"`
 	// Domains maps every source and destination to its administrative
 	// domain.
 	Domains map[string]string `json:"domains"`
@@ -228,6 +232,9 @@ func (m *Move) String() string {
 		}
 		fmt.Fprintf(&b, "\n  unfed: %s", strings.Join(u, ", "))
 	}
+	if len(m.Stranded) > 0 {
+		fmt.Fprintf(&b, "\n  stranded: %s", strings.Join(m.Stranded, " "))
+	}
 	return b.String()
 }
 
@@ -289,6 +296,11 @@ func (inv *Inventory) Resolve(from, to string) (*Move, error) {
 			for _, src := range feeders {
 				m.Pairs = append(m.Pairs, Pair{Direction: d, Source: src, Destination: dst})
 			}
+		}
+	}
+	for _, src := range m.Eliminate {
+		if !slices.ContainsFunc(m.Pairs, func(p Pair) bool { return p.Source == src }) {
+			m.Stranded = append(m.Stranded, src)
 		}
 	}
 	for _, n := range union(m.Sources, m.Destinations) {

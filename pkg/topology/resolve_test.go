@@ -150,8 +150,9 @@ func TestResolve(t *testing.T) {
 				Egress:  Path{Old: []string{"fw1", "nat1"}, New: []string{"fw2"}},
 				Case:    SymmetricToAsymmetric,
 				Sources: []string{"nat1", "fw1"}, Destinations: []string{"fw2", "ids1"}, Eliminate: []string{"nat1", "fw1"},
-				Pairs: []Pair{in("fw1", "fw2"), out("fw1", "fw2")},
-				Unfed: []Hop{{Direction: Ingress, Device: "ids1"}},
+				Pairs:    []Pair{in("fw1", "fw2"), out("fw1", "fw2")},
+				Unfed:    []Hop{{Direction: Ingress, Device: "ids1"}},
+				Stranded: []string{"nat1"},
 			},
 			fanIn: OneToOne, fanOut: OneToOne, fanout: OneToOne,
 		},
@@ -263,7 +264,8 @@ func TestMoveString(t *testing.T) {
   egress:  fw1 nat1 -> fw2 (one-to-one)
   sources: nat1 fw1; destinations: fw2 ids1; eliminate: nat1 fw1; keep: -
   pairs: ingress fw1->fw2, egress fw1->fw2
-  unfed: ingress ids1`
+  unfed: ingress ids1
+  stranded: nat1`
 	if diff := cmp.Diff(want, m.String()); diff != "" {
 		t.Errorf("String (-want +got):\n%s", diff)
 	}
