@@ -77,13 +77,13 @@ func TestAnnounce(t *testing.T) {
 	l := newAnnounceLab(t)
 	p := startAgent(t, bin, l.agentArgs("--announce", l.srv.URL, "--announce-token-file", l.tokenFile,
 		"--announce-name", "fw-lab", "--announce-location", "rack-7", "--announce-domain", "lab",
-		"--announce-interval", "200ms")...)
+		"--announce-interval", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure")...)
 	got := l.waitAgent(t, "fw-lab", p)
 	pub, err := os.ReadFile(filepath.Join(l.tmp, "host_key.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := topology.Announcement{Name: "fw-lab", Address: p.NETCONF, Driver: "sami", Domain: "lab", Location: "rack-7",
+	want := topology.Announcement{Name: "fw-lab", Address: p.NETCONF, GNMIAddress: p.GNMI, Driver: "sami", Domain: "lab", Location: "rack-7",
 		HostKey: strings.TrimSpace(string(pub)), TTL: 600 * time.Millisecond}
 	if got.Announcement != want {
 		t.Fatalf("announced %+v\nwant      %+v", got.Announcement, want)

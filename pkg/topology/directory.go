@@ -182,6 +182,9 @@ type Directory struct {
 	log    *slog.Logger
 	defTTL time.Duration
 	maxTTL time.Duration
+	max    int
+	// nextSweep is when Register next drops every expired agent.
+	nextSweep time.Time
 }
 
 // DirectoryOption configures a Directory.
@@ -199,6 +202,10 @@ func WithTTL(def, max time.Duration) DirectoryOption {
 	return func(d *Directory) { d.defTTL, d.maxTTL = def, max }
 }
 
+// WithMaxAgents bounds the number of live agents (default 10000): a
+// client with the token cannot grow the directory without limit.
+func WithMaxAgents(n int) DirectoryOption { return func(d *Directory) { d.max = n } }
+
 // NewDirectory returns an empty directory.
 func NewDirectory(opts ...DirectoryOption) *Directory {
 	d := &Directory{
@@ -207,6 +214,7 @@ func NewDirectory(opts ...DirectoryOption) *Directory {
 		log:    slog.New(slog.DiscardHandler),
 		defTTL: 30 * time.Second,
 		maxTTL: 10 * time.Minute,
+		max:    10000,
 	}
 	for _, f := range opts {
 		f(d)
@@ -233,11 +241,18 @@ func (d *Directory) Register(a Announcement) (Agent, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.now()
-	d.expireLocked(now)
-	cur, ok := d.agents[a.Name]
+	d.sweepLocked(now, false)
+	cur, ok := d.liveLocked(a.Name, now)
 	if ok && cur.HostKey != a.HostKey {
 		d.log.Warn("announcement refused: the name is held by an agent with another host key", "agent", a.Name, "address", a.Address, "holder", cur.Address, "expires", cur.Expires)
 		return Agent{}, fmt.Errorf("%w: %q is registered with another host key until %s", ErrConflict, a.Name, cur.Expires.Format(time.RFC3339))
+	}
+	if !ok && len(d.agents) >= d.max {
+		d.sweepLocked(now, true)
+	}
+	if !ok && len(d.agents) >= d.max {
+		d.log.Warn("announcement refused: the directory is full", "agent", a.Name, "agents", len(d.agents))
+		return Agent{}, fmt.Errorf("%w: %d agents registered (the limit)", ErrFull, len(d.agents))
 	}
 	if !ok {
 		cur = &Agent{Registered: now}
@@ -257,8 +272,7 @@ func (d *Directory) Heartbeat(name string) (Agent, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.now()
-	d.expireLocked(now)
-	cur, ok := d.agents[name]
+	cur, ok := d.liveLocked(name, now)
 	if !ok {
 		return Agent{}, fmt.Errorf("%w: %q (announce it first)", ErrNotRegistered, name)
 	}
@@ -283,8 +297,7 @@ func (d *Directory) Remove(name string) bool {
 func (d *Directory) Lookup(name string) (Agent, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.expireLocked(d.now())
-	a, ok := d.agents[name]
+	a, ok := d.liveLocked(name, d.now())
 	if !ok {
 		return Agent{}, false
 	}
@@ -295,7 +308,7 @@ func (d *Directory) Lookup(name string) (Agent, bool) {
 func (d *Directory) List() []Agent {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.expireLocked(d.now())
+	d.sweepLocked(d.now(), true)
 	out := make([]Agent, 0, len(d.agents))
 	for _, n := range slices.Sorted(maps.Keys(d.agents)) {
 		out = append(out, *d.agents[n])
@@ -314,14 +327,34 @@ func (d *Directory) Announcements() []Announcement {
 	return out
 }
 
-// expireLocked drops the agents whose TTL passed without a heartbeat.
-func (d *Directory) expireLocked(now time.Time) {
+// liveLocked returns the agent called name unless its TTL passed (then it
+// is dropped): O(1), so announcements cost the same in a large directory.
+func (d *Directory) liveLocked(name string, now time.Time) (*Agent, bool) {
+	a, ok := d.agents[name]
+	if ok && !now.Before(a.Expires) {
+		d.expire(name, a)
+		return nil, false
+	}
+	return a, ok
+}
+
+// sweepLocked drops every expired agent: always when forced (List, a full
+// directory), else at most once a second, to free their memory.
+func (d *Directory) sweepLocked(now time.Time, force bool) {
+	if !force && now.Before(d.nextSweep) {
+		return
+	}
+	d.nextSweep = now.Add(time.Second)
 	for n, a := range d.agents {
 		if !now.Before(a.Expires) {
-			delete(d.agents, n)
-			d.log.Warn("agent expired: no announcement within its TTL", "agent", n, "address", a.Address, "last-seen", a.LastSeen, "ttl", a.TTL)
+			d.expire(n, a)
 		}
 	}
+}
+
+func (d *Directory) expire(name string, a *Agent) {
+	delete(d.agents, name)
+	d.log.Warn("agent expired: no announcement within its TTL", "agent", name, "address", a.Address, "last-seen", a.LastSeen, "ttl", a.TTL)
 }
 
 // Conflict is an announcement that disagrees with the configured

@@ -152,6 +152,27 @@ func TestDirectoryConflict(t *testing.T) {
 	}
 }
 
+func TestDirectoryFull(t *testing.T) {
+	clock := newFakeClock()
+	d := NewDirectory(WithClock(clock.Now), WithMaxAgents(2))
+	a, b, c := announcement(t, "a"), announcement(t, "b"), announcement(t, "c")
+	for _, x := range []Announcement{a, b} {
+		if _, err := d.Register(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Register(c); !errors.Is(err, ErrFull) {
+		t.Fatalf("third agent: %v, want ErrFull", err)
+	}
+	if _, err := d.Register(a); err != nil {
+		t.Errorf("a registered agent re-announcing in a full directory: %v", err)
+	}
+	clock.Advance(time.Minute) // both expire: room again
+	if _, err := d.Register(c); err != nil {
+		t.Errorf("after expiry: %v", err)
+	}
+}
+
 func TestAnnouncementValidate(t *testing.T) {
 	good := announcement(t, "fw")
 	tests := []struct {
@@ -308,5 +329,26 @@ func TestMerge(t *testing.T) {
 	}
 	if got := conflicts[0].String(); !strings.Contains(got, "device fw-bad: announcement") {
 		t.Errorf("String: %s", got)
+	}
+}
+
+// BenchmarkRegister: a re-announcement of a known agent (the steady state)
+// in a directory of 1000 agents.
+func BenchmarkRegister(b *testing.B) {
+	d := NewDirectory()
+	var anns []Announcement
+	for i := range 1000 {
+		a := announcement(b, "fw"+strconv.Itoa(i))
+		if _, err := d.Register(a); err != nil {
+			b.Fatal(err)
+		}
+		anns = append(anns, a)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := d.Register(anns[i%len(anns)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -28,6 +28,8 @@ var (
 	// ErrNotRegistered: a heartbeat for an agent the directory does not
 	// hold (never registered, or expired).
 	ErrNotRegistered = errors.New("topology: agent not registered")
+	// ErrFull: the directory holds as many agents as it may.
+	ErrFull = errors.New("topology: directory full")
 	// ErrUnauthorized: the directory refused the bearer token.
 	ErrUnauthorized = errors.New("topology: unauthorized")
 )
@@ -85,6 +87,8 @@ func (e *HTTPError) Unwrap() error {
 		return ErrUnauthorized
 	case 409:
 		return ErrConflict
+	case 503:
+		return ErrFull
 	case 400, 413, 415:
 		return ErrInvalidAnnouncement
 	}

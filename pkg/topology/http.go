@@ -111,6 +111,9 @@ func (h *handler) announce(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
 		return
+	case errors.Is(err, ErrFull):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
 	case err != nil:
 		h.log.Warn("directory: bad announcement", "remote", r.RemoteAddr, "agent", a.Name, "err", err)
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -97,6 +97,20 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+func TestHandlerFull(t *testing.T) {
+	d := NewDirectory(WithMaxAgents(1))
+	srv := serveDirectory(t, d)
+	ctx := context.Background()
+	if _, err := AnnounceOnce(ctx, srv.URL, testToken, announcement(t, "a")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := AnnounceOnce(ctx, srv.URL, testToken, announcement(t, "b"))
+	var he *HTTPError
+	if !errors.Is(err, ErrFull) || !errors.As(err, &he) || he.Status != 503 {
+		t.Errorf("err = %v, want 503 ErrFull", err)
+	}
+}
+
 func TestNewHandlerRefusesOpenDirectory(t *testing.T) {
 	if _, err := NewHandler(NewDirectory(), " "); err == nil {
 		t.Error("an empty token was accepted")

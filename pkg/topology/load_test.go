@@ -334,3 +334,16 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("CrossDomain: %v", c)
 	}
 }
+
+func BenchmarkLoad(b *testing.B) {
+	data, err := os.ReadFile("testdata/lab.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Load(strings.NewReader(string(data))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
