@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -332,5 +334,60 @@ func TestMessageStatus(t *testing.T) {
 		if _, _, err := nextMsg(b); !errors.Is(err, errBadMessage) {
 			t.Errorf("nextMsg of a %s message: %v, want errBadMessage", name, err)
 		}
+	}
+}
+
+// TestFromSessionMatchesReference: the builder that reuses its storage
+// gives the entries and the errors of the allocating version it replaced,
+// also when one builder converts many sessions in a row.
+func TestFromSessionMatchesReference(t *testing.T) {
+	bad := func(f func(s *fs)) *fs {
+		s := withReply(established(sb(0, 6, "10.1.0.1", 1, "10.2.0.1", 2, 60), 7, 7))
+		f(s)
+		return s
+	}
+	ss := append(codecSessions(), nil,
+		bad(func(s *fs) { s.Timers = nil }),
+		bad(func(s *fs) { s.Original.SourcePort = nil }),
+		bad(func(s *fs) { s.Reply.SourceAddress = ygot.String("2001:db8::1") }),
+		bad(func(s *fs) { s.Reply.DestinationAddress = ygot.String("10.0.0") }),
+		bad(func(s *fs) {
+			s.Nat = &flowstate.SamiFlowState_FlowState_Sessions_Session_Nat{Source: &natSource{ExternalSrcAddress: ygot.String("x")}}
+		}),
+		bad(func(s *fs) {
+			s.Nat = &flowstate.SamiFlowState_FlowState_Sessions_Session_Nat{Destination: &natDest{InternalDstAddress: ygot.String("2001:db8::1")}}
+		}),
+		bad(func(s *fs) { s.Label = []uint8{128} }),
+		bad(func(s *fs) {
+			s.Alg = &flowstate.SamiFlowState_FlowState_Sessions_Session_Alg{Master: ygot.String("0/6/10.0.0.1")}
+		}),
+		bad(func(s *fs) { s.Timers.Remaining, s.Timers.IdleTimeout = nil, ygot.Uint32(30) }),
+	)
+	nErr := 0
+	for _, forceLiberal := range []bool{false, true} {
+		var eb entryBuilder
+		for i, s := range ss {
+			t.Run(fmt.Sprintf("%d liberal=%v", i, forceLiberal), func(t *testing.T) {
+				want, wantErr := refFromSession(s, forceLiberal)
+				if wantErr != nil {
+					nErr++
+				}
+				got, err := eb.build(s, forceLiberal)
+				if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+					t.Fatalf("error %v, want %v", err, wantErr)
+				}
+				if diff := cmp.Diff(want, got, entryCmp...); diff != "" {
+					t.Errorf("entry differs (-ref +got):\n%s", diff)
+				}
+			})
+		}
+	}
+	if nErr != 2*9 {
+		t.Errorf("%d conversions failed, want the 9 bad sessions twice", nErr)
+	}
+	long := withReply(sb(0, 6, "10.1.0.1", 1, "10.2.0.1", 21, 60))
+	long.Alg = &flowstate.SamiFlowState_FlowState_Sessions_Session_Alg{Helper: ygot.String("a-helper-name-too-long")}
+	if _, err := fromSession(long, false); !errors.Is(err, flow.ErrInvalid) || !strings.Contains(err.Error(), "alg/helper") {
+		t.Errorf("helper name of 22 characters: %v, want an invalid alg/helper", err)
 	}
 }

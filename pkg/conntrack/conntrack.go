@@ -398,8 +398,9 @@ func (b *Backend) Upsert(ctx context.Context, ss []*flow.Session) error {
 	// Every request is checked and encoded before anything is written.
 	reqs := requests{off: make([]int, 1, len(ss)+1), buf: make([]byte, 0, len(ss)*requestSizeHint)}
 	needLabels := false
+	var eb entryBuilder
 	for _, s := range ss {
-		e, err := fromSession(s, b.cfg.liberal)
+		e, err := eb.build(s, b.cfg.liberal)
 		if err != nil {
 			return err
 		}
@@ -591,11 +592,7 @@ func (b *Backend) Delete(ctx context.Context, ss []*flow.Session) error {
 	}
 	reqs := requests{off: make([]int, 1, len(ss)+1)}
 	for _, s := range ss {
-		id, err := flow.Key(s)
-		if err != nil {
-			return err
-		}
-		k, err := flow.ParseKey(id)
+		k, err := flow.KeyFieldsOf(s)
 		if err != nil {
 			return err
 		}

@@ -196,18 +196,31 @@ func parseAddr(s *sess, path string, p *string, want4 bool) (netip.Addr, error) 
 // difference between its reply tuple and that inverse (as a dump reports
 // it).
 func fromSession(s *sess, forceLiberal bool) (*entry, error) {
+	return new(entryBuilder).build(s, forceLiberal)
+}
+
+// entryBuilder turns sessions into entries whose parts live in the builder
+// itself, so that checking and encoding a batch allocates nothing per
+// session. The entry it returns is valid until the next call.
+type entryBuilder struct {
+	e          entry
+	snat, dnat natTarget
+	tcp        tcpInfo
+	sctp       sctpInfo
+	master     tuple
+	labels     [labelBytes]byte
+}
+
+func (eb *entryBuilder) build(s *sess, forceLiberal bool) (*entry, error) {
 	if s == nil {
 		return nil, flow.ErrNilSession
 	}
-	id, err := flow.Key(s)
+	k, err := flow.KeyFieldsOf(s)
 	if err != nil {
 		return nil, err
 	}
-	k, err := flow.ParseKey(id)
-	if err != nil {
-		return nil, err
-	}
-	e := &entry{family: afINET, zone: k.ZoneID, orig: tupleFromKey(k)}
+	eb.e = entry{family: afINET, zone: k.ZoneID, orig: tupleFromKey(k)}
+	e := &eb.e
 	v4 := k.Source.Is4()
 	if !v4 {
 		e.family = afINET6
@@ -235,7 +248,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 
 	if n := s.Nat; n != nil {
 		if src := n.Source; src != nil {
-			nt := &natTarget{}
+			nt := &eb.snat
+			*nt = natTarget{}
 			if src.ExternalSrcAddress != nil {
 				if nt.addr, err = parseAddr(s, "nat/source/external-src-address", src.ExternalSrcAddress, v4); err != nil {
 					return nil, err
@@ -249,7 +263,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 			}
 		}
 		if dst := n.Destination; dst != nil {
-			nt := &natTarget{}
+			nt := &eb.dnat
+			*nt = natTarget{}
 			if dst.InternalDstAddress != nil {
 				if nt.addr, err = parseAddr(s, "nat/destination/internal-dst-address", dst.InternalDstAddress, v4); err != nil {
 					return nil, err
@@ -266,7 +281,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 		// No nat container: derive the translation from the reply tuple.
 		inv := e.reply
 		if r.SourceAddress != nil || r.SourcePort != nil {
-			nt := &natTarget{}
+			nt := &eb.dnat
+			*nt = natTarget{}
 			if r.SourceAddress != nil {
 				a, err := parseAddr(s, "reply/source-address", r.SourceAddress, v4)
 				if err != nil {
@@ -283,7 +299,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 				e.dnat = nt
 			}
 		}
-		nt := &natTarget{}
+		nt := &eb.snat
+		*nt = natTarget{}
 		if r.DestinationAddress != nil {
 			a, err := parseAddr(s, "reply/destination-address", r.DestinationAddress, v4)
 			if err != nil {
@@ -306,7 +323,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 
 	switch e.orig.proto {
 	case protoTCP:
-		ti := &tcpInfo{}
+		eb.tcp = tcpInfo{}
+		ti := &eb.tcp
 		if t := s.Tcp; t != nil {
 			if t.State != flowstate.SamiFlowState_TcpState_UNSET {
 				ti.state = uint8(t.State - 1)
@@ -329,7 +347,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 		}
 	case protoSCTP:
 		if sc := s.Sctp; sc != nil {
-			si := &sctpInfo{vtag: [2]uint32{sc.GetOriginalVtag(), sc.GetReplyVtag()}}
+			eb.sctp = sctpInfo{vtag: [2]uint32{sc.GetOriginalVtag(), sc.GetReplyVtag()}}
+			si := &eb.sctp
 			if sc.State != flowstate.SamiFlowState_SctpState_UNSET {
 				si.state = uint8(sc.State - 1)
 			}
@@ -338,7 +357,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 	}
 
 	if len(s.Label) > 0 {
-		e.labels = make([]byte, labelBytes)
+		eb.labels = [labelBytes]byte{}
+		e.labels = eb.labels[:]
 		for _, l := range s.Label {
 			if l >= 8*labelBytes {
 				return nil, invalid(s, "label", fmt.Errorf("%w: bit %d out of range 0-127", flow.ErrInvalid, l))
@@ -356,8 +376,8 @@ func fromSession(s *sess, forceLiberal bool) (*entry, error) {
 			if err != nil {
 				return nil, invalid(s, "alg/master", err)
 			}
-			mt := tupleFromKey(mk)
-			e.master = &mt
+			eb.master = tupleFromKey(mk)
+			e.master = &eb.master
 		}
 	}
 	return e, nil

@@ -58,4 +58,17 @@
 // entries with a filtered dump instead and the counters from /proc.
 // Linux tracks a namespace's traffic only once a rule there needs
 // conntrack; entries written through ctnetlink exist regardless.
+//
+// # Speed
+//
+// About half of a dump's time is the kernel filling the next datagram
+// inside each read, so Dump reads on a goroutine of its own while the
+// caller's goroutine decodes and calls fn; they share four 64 KiB buffers,
+// which bound the memory of a dump whatever the table size. Attributes are
+// parsed in place, and a session with everything it points to is built
+// from three allocations (one for the structs and scalars, one for its
+// text, one for TCP) that belong to it alone. Upsert and Delete encode
+// their requests straight into one buffer and write each batch with one
+// write(2), acknowledged once. BenchmarkDump100k and BenchmarkInstall100k
+// compare this with conntrack -L and conntrackd in the same run.
 package conntrack

@@ -188,8 +188,9 @@ func BenchmarkEncodeRequests(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		reqs := requests{off: make([]int, 1, len(ss)+1), buf: make([]byte, 0, len(ss)*requestSizeHint)}
+		var eb entryBuilder
 		for _, s := range ss {
-			e, err := fromSession(s, false)
+			e, err := eb.build(s, false)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -510,3 +510,176 @@ func modelFlags(b uint8) []flowstate.E_SamiFlowState_TcpTrackingFlag {
 	}
 	return out
 }
+
+// refFromSession turns a session into the entry to write. The reply tuple is
+// the plain inverse of the original; NAT comes from nat/source and
+// nat/destination, or, when the session has no nat container, from the
+// difference between its reply tuple and that inverse (as a dump reports
+// it).
+func refFromSession(s *sess, forceLiberal bool) (*entry, error) {
+	if s == nil {
+		return nil, flow.ErrNilSession
+	}
+	id, err := flow.Key(s)
+	if err != nil {
+		return nil, err
+	}
+	k, err := flow.ParseKey(id)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{family: afINET, zone: k.ZoneID, orig: tupleFromKey(k)}
+	v4 := k.Source.Is4()
+	if !v4 {
+		e.family = afINET6
+	}
+	e.reply = e.orig.inverse()
+
+	for _, st := range s.Status {
+		for _, m := range statusBits {
+			if m.e == st && m.bit != ipsOffload { // IPS_OFFLOAD is unchangeable through ctnetlink
+				e.status |= m.bit
+			}
+		}
+	}
+	e.status |= ipsConfirmed // 6.x refuses an unconfirmed entry with EBUSY
+
+	if t := s.Timers; t != nil && t.Remaining != nil {
+		e.timeout, e.hasTO = *t.Remaining, true
+	} else if t != nil && t.IdleTimeout != nil {
+		e.timeout, e.hasTO = *t.IdleTimeout, true
+	}
+	if !e.hasTO {
+		return nil, invalid(s, "timers/remaining", fmt.Errorf("%w: ctnetlink needs a timeout (remaining or idle-timeout)", flow.ErrMissing))
+	}
+	e.mark = s.GetMark()
+
+	if n := s.Nat; n != nil {
+		if src := n.Source; src != nil {
+			nt := &natTarget{}
+			if src.ExternalSrcAddress != nil {
+				if nt.addr, err = parseAddr(s, "nat/source/external-src-address", src.ExternalSrcAddress, v4); err != nil {
+					return nil, err
+				}
+			}
+			if src.ExternalSrcPort != nil {
+				nt.port, nt.hasPort = *src.ExternalSrcPort, true
+			}
+			if nt.addr.IsValid() || nt.hasPort {
+				e.snat = nt
+			}
+		}
+		if dst := n.Destination; dst != nil {
+			nt := &natTarget{}
+			if dst.InternalDstAddress != nil {
+				if nt.addr, err = parseAddr(s, "nat/destination/internal-dst-address", dst.InternalDstAddress, v4); err != nil {
+					return nil, err
+				}
+			}
+			if dst.InternalDstPort != nil {
+				nt.port, nt.hasPort = *dst.InternalDstPort, true
+			}
+			if nt.addr.IsValid() || nt.hasPort {
+				e.dnat = nt
+			}
+		}
+	} else if r := s.Reply; r != nil {
+		// No nat container: derive the translation from the reply tuple.
+		inv := e.reply
+		if r.SourceAddress != nil || r.SourcePort != nil {
+			nt := &natTarget{}
+			if r.SourceAddress != nil {
+				a, err := parseAddr(s, "reply/source-address", r.SourceAddress, v4)
+				if err != nil {
+					return nil, err
+				}
+				if a != inv.src {
+					nt.addr = a
+				}
+			}
+			if hasPorts(e.orig.proto) && r.SourcePort != nil && *r.SourcePort != inv.sport {
+				nt.port, nt.hasPort = *r.SourcePort, true
+			}
+			if nt.addr.IsValid() || nt.hasPort {
+				e.dnat = nt
+			}
+		}
+		nt := &natTarget{}
+		if r.DestinationAddress != nil {
+			a, err := parseAddr(s, "reply/destination-address", r.DestinationAddress, v4)
+			if err != nil {
+				return nil, err
+			}
+			if a != inv.dst {
+				nt.addr = a
+			}
+		}
+		switch {
+		case hasPorts(e.orig.proto) && r.DestinationPort != nil && *r.DestinationPort != inv.dport:
+			nt.port, nt.hasPort = *r.DestinationPort, true
+		case isICMP(e.orig.proto) && r.Icmp != nil && r.Icmp.Identifier != nil && *r.Icmp.Identifier != inv.sport:
+			nt.port, nt.hasPort = *r.Icmp.Identifier, true
+		}
+		if nt.addr.IsValid() || nt.hasPort {
+			e.snat = nt
+		}
+	}
+
+	switch e.orig.proto {
+	case protoTCP:
+		ti := &tcpInfo{}
+		if t := s.Tcp; t != nil {
+			if t.State != flowstate.SamiFlowState_TcpState_UNSET {
+				ti.state = uint8(t.State - 1)
+			}
+			if o := t.Original; o != nil {
+				ti.flags[0] = tcpFlags(o.Flags, o.Liberal)
+				ti.wscale[0] = o.GetWindowScale()
+			}
+			if r := t.Reply; r != nil {
+				ti.flags[1] = tcpFlags(r.Flags, r.Liberal)
+				ti.wscale[1] = r.GetWindowScale()
+			}
+		}
+		if forceLiberal {
+			ti.flags[0] |= tcpFlagBeLiberal
+			ti.flags[1] |= tcpFlagBeLiberal
+		}
+		if s.Tcp != nil || forceLiberal {
+			e.tcp = ti
+		}
+	case protoSCTP:
+		if sc := s.Sctp; sc != nil {
+			si := &sctpInfo{vtag: [2]uint32{sc.GetOriginalVtag(), sc.GetReplyVtag()}}
+			if sc.State != flowstate.SamiFlowState_SctpState_UNSET {
+				si.state = uint8(sc.State - 1)
+			}
+			e.sctp = si
+		}
+	}
+
+	if len(s.Label) > 0 {
+		e.labels = make([]byte, labelBytes)
+		for _, l := range s.Label {
+			if l >= 8*labelBytes {
+				return nil, invalid(s, "label", fmt.Errorf("%w: bit %d out of range 0-127", flow.ErrInvalid, l))
+			}
+			e.labels[l/8] |= 1 << (l % 8)
+		}
+	}
+	if a := s.Alg; a != nil {
+		e.helper = a.GetHelper()
+		if len(e.helper) > maxHelperName {
+			return nil, invalid(s, "alg/helper", fmt.Errorf("%w: %q is longer than the kernel's %d characters for a helper name", flow.ErrInvalid, e.helper, maxHelperName))
+		}
+		if a.Master != nil {
+			mk, err := flow.ParseKey(*a.Master)
+			if err != nil {
+				return nil, invalid(s, "alg/master", err)
+			}
+			mt := tupleFromKey(mk)
+			e.master = &mt
+		}
+	}
+	return e, nil
+}

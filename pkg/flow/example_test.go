@@ -63,6 +63,21 @@ func ExampleKeyFields_AppendTo() {
 	// 0/6/10.0.0.5/40001/198.51.100.7/443
 }
 
+func ExampleKeyFieldsOf() {
+	s := &flow.Session{
+		AddressFamily: flowstate.SamiFlowState_AddressFamily_ipv4,
+		Protocol:      ygot.Uint8(17),
+		Original: &flowstate.SamiFlowState_FlowState_Sessions_Session_Original{
+			SourceAddress: ygot.String("10.0.0.5"), SourcePort: ygot.Uint16(5353),
+			DestinationAddress: ygot.String("224.0.0.251"), DestinationPort: ygot.Uint16(5353),
+		},
+	}
+	k, err := flow.KeyFieldsOf(s)
+	fmt.Println(k.Source, k.SourcePort, k.Destination, k.DestinationPort, err)
+	// Output:
+	// 10.0.0.5 5353 224.0.0.251 5353 <nil>
+}
+
 func ExampleEndpoint_Match() {
 	// A VM at 10.0.0.5, seen by the server as 203.0.113.9 after source NAT.
 	s := &flow.Session{

@@ -131,9 +131,28 @@ func Key(s *Session) (string, error) {
 	}
 	id := k.String()
 	if len(id) > maxKeyLen {
-		return "", sessionErr(s, "id", fmt.Errorf("%w: derived key has %d characters, more than %d", ErrInvalid, len(id), maxKeyLen))
+		return "", keyTooLong(s, len(id))
 	}
 	return id, nil
+}
+
+// KeyFieldsOf returns the fields that Key(s) is made of, failing where Key
+// fails, without formatting the id and parsing it back: for a device
+// backend that writes the tuple of many sessions.
+func KeyFieldsOf(s *Session) (KeyFields, error) {
+	k, err := keyFields(s)
+	if err != nil {
+		return KeyFields{}, err
+	}
+	var buf [maxKeyLen + 1]byte
+	if n := len(k.AppendTo(buf[:0])); n > maxKeyLen {
+		return KeyFields{}, keyTooLong(s, n)
+	}
+	return k, nil
+}
+
+func keyTooLong(s *Session, n int) error {
+	return sessionErr(s, "id", fmt.Errorf("%w: derived key has %d characters, more than %d", ErrInvalid, n, maxKeyLen))
 }
 
 // SetKey sets s.Id to Key(s), so that a session built from vendor data gets

@@ -67,6 +67,13 @@ func TestKey(t *testing.T) {
 			if k.String() != got {
 				t.Errorf("ParseKey(%q).String() = %q", got, k.String())
 			}
+			kf, err := flow.KeyFieldsOf(tt.s)
+			if err != nil {
+				t.Fatalf("KeyFieldsOf: %v", err)
+			}
+			if diff := cmp.Diff(k, kf, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("KeyFieldsOf differs from ParseKey(Key) (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -118,6 +125,9 @@ func TestKeyErrors(t *testing.T) {
 			}
 			if err := flow.SetKey(tt.s); !errors.Is(err, tt.wantErr) {
 				t.Errorf("SetKey = %v, want %v", err, tt.wantErr)
+			}
+			if k, kerr := flow.KeyFieldsOf(tt.s); kerr == nil || kerr.Error() != err.Error() {
+				t.Errorf("KeyFieldsOf = %v, %v; want Key's error %v", k, kerr, err)
 			}
 		})
 	}
