@@ -387,7 +387,7 @@ func (inv *Inventory) Merge(discovered []Announcement) (*Inventory, []Conflict) 
 	seen := map[string]bool{}
 	for _, a := range anns {
 		if seen[a.Name] {
-			conflicts = append(conflicts, Conflict{Device: a.Name, Field: "name", Announced: a.Address, Configured: "announced twice; the first (by order given) is used"})
+			conflicts = append(conflicts, Conflict{Device: a.Name, Field: "name", Announced: a.Address + " (announced twice; the first given is used)"})
 			continue
 		}
 		seen[a.Name] = true

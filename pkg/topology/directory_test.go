@@ -259,9 +259,12 @@ func TestMerge(t *testing.T) {
 	squatter := announcement(t, "fw-squat") // at fw2's address
 	squatter.Address = "192.0.2.2:830"
 
-	view, conflicts := inv.Merge([]Announcement{stray, newB, fake, newA, bad, squatter})
+	dup := newA
+	dup.Address = "127.0.0.9:830"
+	view, conflicts := inv.Merge([]Announcement{stray, newB, fake, newA, bad, squatter, dup})
 	want := []Conflict{
 		{Device: "fw-bad", Field: "announcement", Announced: "topology: invalid announcement: host-key: not an SSH public key in authorized_keys format (ssh: no key found)"},
+		{Device: "fw-new-a", Field: "name", Announced: "127.0.0.9:830 (announced twice; the first given is used)"},
 		{Device: "fw-new-b", Field: "domain", Configured: "west (announced first for location rack9)", Announced: "east"},
 		{Device: "fw-squat", Field: "address", Configured: "192.0.2.2:830 is device fw2's", Announced: "192.0.2.2:830"},
 		{Device: "fw-stray", Field: "location", Configured: "s1's path does not name fw-stray", Announced: "s1"},

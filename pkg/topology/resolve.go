@@ -312,9 +312,13 @@ func (inv *Inventory) Resolve(from, to string) (*Move, error) {
 func (inv *Inventory) lookupLocation(name, which string) (Location, error) {
 	i, ok := inv.locationIdx[name]
 	if !ok {
-		names := make([]string, len(inv.locations))
-		for j, l := range inv.locations {
-			names[j] = l.Name
+		var names []string
+		for _, l := range inv.locations {
+			if len(names) == 20 {
+				names = append(names, "...")
+				break
+			}
+			names = append(names, l.Name)
 		}
 		return Location{}, fmt.Errorf("topology: %s: %w %q (known: %s)", which, ErrUnknownLocation, name, strings.Join(names, ", "))
 	}
