@@ -4,12 +4,16 @@ package plugins
 
 import (
 	"github.com/sami-netops/sami/pkg/device"
+	"github.com/sami-netops/sami/plugins/ciscoiosxe"
+	"github.com/sami-netops/sami/plugins/junos"
 	"github.com/sami-netops/sami/plugins/sami"
 )
 
 // registrations are the drivers, one line each.
 var registrations = []func(*device.Registry) error{
 	sami.Register,
+	junos.Register,
+	ciscoiosxe.Register,
 }
 
 // Register adds every plugin's driver to r.
