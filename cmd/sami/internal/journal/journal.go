@@ -147,6 +147,9 @@ func act(a *app.App, verb, short string) *cobra.Command {
 					return errors.Join(err, werr)
 				}
 			}
+			if errors.Is(err, journal.ErrFinished) {
+				return app.Usage(err) // nothing left to resume or roll back
+			}
 			if err != nil && rep != nil && rep.Status == journal.Running {
 				return &app.ExitError{Code: app.ExitUnfinished, Err: err}
 			}

@@ -69,7 +69,7 @@ type Capabilities struct {
 	Active          uint64   `json:"active"`
 	Free            *uint64  `json:"free,omitempty"` // nil: unknown
 	Features        []string `json:"features"`
-	Protocols       []uint8  `json:"protocols,omitempty"`
+	Protocols       []int    `json:"protocols,omitempty"` // protocol numbers ([]uint8 would be base64)
 	Domain          string   `json:"domain,omitempty"`
 	Writable        bool     `json:"writable"`
 	ConfirmedCommit bool     `json:"confirmed-commit"`
@@ -80,11 +80,14 @@ type Capabilities struct {
 func CapabilitiesOf(name string, c *device.Capabilities) Capabilities {
 	out := Capabilities{
 		Device: name, Vendor: c.Vendor, Model: c.Model, Software: c.Software,
-		MaxSessions: c.MaxSessions, Active: c.Active, Features: c.Features, Protocols: c.Protocols,
+		MaxSessions: c.MaxSessions, Active: c.Active, Features: c.Features,
 		Domain: c.Domain, Writable: c.Writable, ConfirmedCommit: c.ConfirmedCommit, Watch: c.Watch,
 	}
 	if f, ok := c.Free(); ok {
 		out.Free = &f
+	}
+	for _, p := range c.Protocols {
+		out.Protocols = append(out.Protocols, int(p))
 	}
 	if out.Features == nil {
 		out.Features = []string{}
@@ -108,7 +111,7 @@ func WriteCapabilities(w io.Writer, f Format, c Capabilities) error {
 	if len(c.Protocols) > 0 {
 		var ps []string
 		for _, p := range c.Protocols {
-			ps = append(ps, protoName(p))
+			ps = append(ps, protoName(uint8(p)))
 		}
 		protos = strings.Join(ps, ", ")
 	}
