@@ -71,8 +71,9 @@ func (b *Backend) Dump(ctx context.Context, fn func(*flow.Session) error) error 
 				recvErr <- err
 				return
 			}
+			last := lastOfDump(buf[:n])
 			full <- buf[:n] // never blocks: as many slots as buffers
-			if lastOfDump(buf[:n]) {
+			if last {
 				recvErr <- nil
 				return
 			}
