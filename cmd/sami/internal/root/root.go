@@ -30,6 +30,8 @@ verification, elimination at the source, all journaled.`,
 			return a.LoadConfig()
 		},
 	}
+	// A bad flag is the user's mistake: exit code 2, like every usage error.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return app.Usage(err) })
 	cmd.SetIn(a.In)
 	cmd.SetOut(a.Out)
 	cmd.SetErr(a.Err)
