@@ -343,3 +343,5 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 		return zero
 	}
 }
+
+func journalAuditFilter(id string) journal.AuditFilter { return journal.AuditFilter{MigrationID: id} }

@@ -175,6 +175,13 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) {
 		s.planProblem(w, r, err)
 		return
 	}
+	if kept(mv) {
+		p := newProblem(http.StatusUnprocessableEntity, ProblemNothingToMove,
+			fmt.Sprintf("nothing to move from %s to %s: every box on the new path (%s) is on the old one and keeps its state", t.From, t.To, strings.Join(mv.Destinations, ", ")))
+		p.Field = "to"
+		writeProblem(w, r, p)
+		return
+	}
 	if t.DryRun {
 		s.dryRun(w, r, req, mv)
 		return
@@ -199,6 +206,16 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("api: migration accepted", "migration", m.id, "requester", t.Requester, "from", t.From, "to", t.To, "devices", m.devices)
 	w.Header().Set("Location", "/v1/migrations/"+m.id)
 	writeJSON(w, http.StatusAccepted, s.view(m))
+}
+
+// kept: every destination is a source that keeps its state.
+func kept(mv *topology.Move) bool {
+	for _, d := range mv.Destinations {
+		if !slices.Contains(mv.Keep, d) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request) {
