@@ -4,18 +4,20 @@ import (
 	"github.com/sami-netops/sami/cmd/sami/internal/app"
 	"github.com/sami-netops/sami/cmd/sami/internal/caps"
 	"github.com/sami-netops/sami/cmd/sami/internal/completion"
+	"github.com/sami-netops/sami/cmd/sami/internal/demo"
 	"github.com/sami-netops/sami/cmd/sami/internal/devices"
 	"github.com/sami-netops/sami/cmd/sami/internal/get"
 	"github.com/sami-netops/sami/cmd/sami/internal/journal"
 	"github.com/sami-netops/sami/cmd/sami/internal/migrate"
 	"github.com/sami-netops/sami/cmd/sami/internal/replicate"
+	"github.com/sami-netops/sami/cmd/sami/internal/validate"
 	"github.com/spf13/cobra"
 )
 
 // verbs are the top-level commands, each in its own package under
 // cmd/sami/internal, in help order. One line per verb.
 var verbs = []func(*app.App) *cobra.Command{
-	// demo.New,
+	demo.New,
 	devices.New,
 	caps.New,
 	get.New,
@@ -23,6 +25,6 @@ var verbs = []func(*app.App) *cobra.Command{
 	replicate.New,
 	journal.New,
 	// serve.New,
-	// validate.New,
+	validate.New,
 	completion.New,
 }
