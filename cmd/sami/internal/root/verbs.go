@@ -10,7 +10,6 @@ import (
 	"github.com/sami-netops/sami/cmd/sami/internal/journal"
 	"github.com/sami-netops/sami/cmd/sami/internal/migrate"
 	"github.com/sami-netops/sami/cmd/sami/internal/replicate"
-	"github.com/sami-netops/sami/cmd/sami/internal/validate"
 	"github.com/spf13/cobra"
 )
 
@@ -25,6 +24,6 @@ var verbs = []func(*app.App) *cobra.Command{
 	replicate.New,
 	journal.New,
 	// serve.New,
-	validate.New,
+	// validate.New,
 	completion.New,
 }
