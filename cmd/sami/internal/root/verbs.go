@@ -10,6 +10,7 @@ import (
 	"github.com/sami-netops/sami/cmd/sami/internal/journal"
 	"github.com/sami-netops/sami/cmd/sami/internal/migrate"
 	"github.com/sami-netops/sami/cmd/sami/internal/replicate"
+	"github.com/sami-netops/sami/cmd/sami/internal/serve"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +24,7 @@ var verbs = []func(*app.App) *cobra.Command{
 	migrate.New,
 	replicate.New,
 	journal.New,
-	// serve.New,
+	serve.New,
 	// validate.New,
 	completion.New,
 }
