@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/openconfig/ygot/ytypes"
@@ -50,15 +51,11 @@ func NewConverter(m *Mapping, opts ...ConvertOption) (*Converter, error) {
 	if err != nil {
 		return nil, err
 	}
-	schema, err := flowstate.Schema()
+	b, err := base()
 	if err != nil {
 		return nil, err
 	}
-	codec, err := flow.NewCodec()
-	if err != nil {
-		return nil, err
-	}
-	c := &Converter{m: m, mt: newMatcher(m), schema: schema.SchemaTree[sessionStruct], codec: codec, validate: true}
+	c := &Converter{m: m, mt: newMatcher(m), schema: b.schema, codec: b.codec, validate: true}
 	for _, f := range m.Fields {
 		if !f.Reads() {
 			continue
@@ -74,6 +71,25 @@ func NewConverter(m *Mapping, opts ...ConvertOption) (*Converter, error) {
 	}
 	return c, nil
 }
+
+type converterBase struct {
+	schema *yang.Entry
+	codec  *yangxml.Codec
+}
+
+// base is what every converter shares: the session schema and the codec
+// (both immutable), built once.
+var base = sync.OnceValues(func() (converterBase, error) {
+	schema, err := flowstate.Schema()
+	if err != nil {
+		return converterBase{}, err
+	}
+	codec, err := flow.NewCodec()
+	if err != nil {
+		return converterBase{}, err
+	}
+	return converterBase{schema: schema.SchemaTree[sessionStruct], codec: codec}, nil
+})
 
 // Mapping returns the converter's mapping.
 func (c *Converter) Mapping() *Mapping { return c.m }

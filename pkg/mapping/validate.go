@@ -313,7 +313,8 @@ func (v *validator) fields() {
 		for i, s := range steps {
 			c := child(e, s)
 			if c == nil {
-				v.fail(name, f.PathLine, full, "no node %q under %s%s", s, strings.TrimPrefix(basePath+"/"+strings.Join(steps[:i], "/"), "/"), didYouMean(s, e))
+				under := strings.TrimPrefix(strings.TrimSuffix(basePath+"/"+strings.Join(steps[:i], "/"), "/"), "/")
+				v.fail(name, f.PathLine, full, "no node %q under %s%s", s, under, didYouMean(s, e))
 				e = nil
 				break
 			}
