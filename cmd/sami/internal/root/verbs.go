@@ -11,6 +11,7 @@ import (
 	"github.com/sami-netops/sami/cmd/sami/internal/migrate"
 	"github.com/sami-netops/sami/cmd/sami/internal/replicate"
 	"github.com/sami-netops/sami/cmd/sami/internal/serve"
+	"github.com/sami-netops/sami/cmd/sami/internal/validate"
 	"github.com/spf13/cobra"
 )
 
@@ -25,6 +26,6 @@ var verbs = []func(*app.App) *cobra.Command{
 	replicate.New,
 	journal.New,
 	serve.New,
-	// validate.New,
+	validate.New,
 	completion.New,
 }
