@@ -19,9 +19,9 @@ import (
 
 func want() []*flow.Session {
 	pat := mt.Want{Protocol: 6, Src: mt.Tuple{Addr: "10.10.1.5", Port: 51514}, Dst: mt.Tuple{Addr: "93.184.216.34", Port: 443},
-			ReplySrc: mt.Tuple{Addr: "93.184.216.34", Port: 443}, ReplyDst: mt.Tuple{Addr: "198.51.100.20", Port: 1024},
-			SNAT: &mt.Tuple{Addr: "198.51.100.20", Port: 1024}, Vendor: "cisco",
-			VendorParams: map[string]string{"flags": "2", "application-type": "0"}}.Session()
+		ReplySrc: mt.Tuple{Addr: "93.184.216.34", Port: 443}, ReplyDst: mt.Tuple{Addr: "198.51.100.20", Port: 1024},
+		SNAT: &mt.Tuple{Addr: "198.51.100.20", Port: 1024}, Vendor: "cisco",
+		VendorParams: map[string]string{"flags": "2", "application-type": "0"}}.Session()
 	pat.ZoneId = ygot.Uint16(0) // vrfid 0 is read, not defaulted
 	return []*flow.Session{
 		pat,
