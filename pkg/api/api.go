@@ -119,6 +119,7 @@ type Server struct {
 	now        func() time.Time
 	metrics    *metrics
 	mux        *http.ServeMux
+	patterns   []string
 
 	base    context.Context // migrations' parent: not a request's
 	stopAll context.CancelFunc
@@ -158,21 +159,28 @@ func New(o *orchestrator.Orchestrator, opts ...Option) (*Server, error) {
 }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.guard(ScopeRead, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
-	s.mux.HandleFunc("POST /v1/migrations", s.guard(ScopeTrigger, s.trigger))
-	s.mux.HandleFunc("GET /v1/migrations", s.guard(ScopeRead, s.list))
-	s.mux.HandleFunc("GET /v1/migrations/{id}", s.guard(ScopeRead, s.get))
-	s.mux.HandleFunc("GET /v1/migrations/{id}/events", s.guard(ScopeRead, s.events))
-	s.mux.HandleFunc("GET /v1/devices", s.guard(ScopeRead, s.devices))
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+	s.handle("GET /metrics", s.guard(ScopeRead, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
+	s.handle("POST /v1/migrations", s.guard(ScopeTrigger, s.trigger))
+	s.handle("GET /v1/migrations", s.guard(ScopeRead, s.list))
+	s.handle("GET /v1/migrations/{id}", s.guard(ScopeRead, s.get))
+	s.handle("GET /v1/migrations/{id}/events", s.guard(ScopeRead, s.events))
+	s.handle("GET /v1/devices", s.guard(ScopeRead, s.devices))
 	if s.announce != nil {
-		s.mux.Handle("POST "+topology.AnnouncePath, s.announce)
-		s.mux.Handle("GET "+topology.AgentsPath, s.announce)
+		s.handle("POST "+topology.AnnouncePath, s.announce.ServeHTTP)
+		s.handle("GET "+topology.AgentsPath, s.announce.ServeHTTP)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, ProblemNotFound, fmt.Sprintf("no endpoint %s %s (see docs/openapi.yaml)", r.Method, r.URL.Path)))
 	})
+}
+
+// handle registers a route and remembers its pattern (the OpenAPI
+// document is checked against them).
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, h)
 }
 
 // ServeHTTP serves the API.
