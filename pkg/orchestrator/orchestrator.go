@@ -38,6 +38,9 @@ type Orchestrator struct {
 	engine *migrate.Engine
 	env    func(string) string
 	log    *slog.Logger
+	// pinDir holds one known_hosts file per discovered agent (its
+	// announced host key), so its driver verifies it like a configured one.
+	pinDir string
 }
 
 // Option configures an Orchestrator.
@@ -77,6 +80,13 @@ func New(inv *topology.Inventory, reg *device.Registry, j *journal.Journal, opts
 		return nil, errors.New("orchestrator: an inventory, a driver registry and a journal are required")
 	}
 	o := &Orchestrator{inv: inv, dir: c.dir, reg: reg, j: j, env: c.env, log: c.log}
+	if c.dir != nil {
+		d, err := os.MkdirTemp("", "sami-pinned-hosts-")
+		if err != nil {
+			return nil, fmt.Errorf("orchestrator: directory for pinned host keys: %w", err)
+		}
+		o.pinDir = d
+	}
 	e, err := migrate.New(o.Open, j, append([]migrate.Option{migrate.WithLogger(c.log)}, c.engineOpts...)...)
 	if err != nil {
 		return nil, err
@@ -107,7 +117,20 @@ func (o *Orchestrator) Inventory() *topology.Inventory {
 	for _, c := range conflicts {
 		o.log.Warn("discovered agent conflicts with the inventory (configured entry kept)", "conflict", c.String())
 	}
-	return merged
+	pinned, err := merged.PinHostKeys(o.pinDir)
+	if err != nil {
+		o.log.Error("pinning announced host keys", "err", err)
+		return merged
+	}
+	return pinned
+}
+
+// Close removes the files the orchestrator wrote (pinned host keys).
+func (o *Orchestrator) Close() error {
+	if o.pinDir == "" {
+		return nil
+	}
+	return os.RemoveAll(o.pinDir)
 }
 
 // SetInventory replaces the inventory (a reload); running migrations keep
