@@ -214,6 +214,7 @@ func (a *App) Orchestrator(opts ...orchestrator.Option) (*orchestrator.Orchestra
 			return nil, err
 		}
 		a.orch = o
+		a.closers = append(a.closers, o.Close)
 	}
 	return a.orch, nil
 }
