@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openconfig/ygot/ygot"
+	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/journal"
 	"github.com/sami-netops/sami/pkg/migrate"
 	"github.com/sami-netops/sami/pkg/simfw"
@@ -20,7 +22,13 @@ func TestPreCopy(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
 	moving := vmSessions(vm, 200)
+	for _, s := range moving { // traffic restarts their lifetime (simfw Touch)
+		s.Timers.IdleTimeout, s.Timers.Remaining = ygot.Uint32(3600), ygot.Uint32(1800)
+	}
 	l.seed("fwA", moving...)
+	// A slow destination makes the copy last several seconds, so lifetimes
+	// restarted meanwhile must be carried over (not just new content).
+	l.fws["fwB"].SetLatency(300 * time.Millisecond)
 	extra := vmSessions(vm, 230)[200:]
 	var stop atomic.Bool
 	done, seeded := make(chan struct{}), make(chan struct{})
@@ -39,9 +47,16 @@ func TestPreCopy(t *testing.T) {
 		}
 	}()
 	var cut time.Time
+	var atCut []*flow.Session
 	rep, err := l.engine().Migrate(ctx, migrate.Request{
 		Kind: migrate.PreCopy, Endpoints: endpoint(vm), Sources: []string{"fwA"}, Destinations: []string{"fwB"},
-		Cutover: func(context.Context) error { <-seeded; stop.Store(true); <-done; cut = time.Now(); return nil },
+		Cutover: func(context.Context) error {
+			<-seeded
+			stop.Store(true)
+			<-done
+			cut, atCut = time.Now(), l.fws["fwA"].Snapshot()
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatalf("pre-copy: %v", err)
@@ -58,7 +73,24 @@ func TestPreCopy(t *testing.T) {
 	if rep.Blackout <= 0 || rep.Status != journal.Done {
 		t.Errorf("report: blackout %v status %s", rep.Blackout, rep.Status)
 	}
-	t.Logf("pre-copy: %d sessions, %d rounds, blackout %v, %d late changes", rep.Sessions, rep.Rounds, rep.Blackout, rep.Late)
+	// Every flow expires at fwB when it would have expired at fwA.
+	checked, bAt := time.Now(), map[string]*flow.Session{}
+	for _, s := range l.fws["fwB"].Snapshot() {
+		bAt[s.GetId()] = s
+	}
+	for _, a := range atCut {
+		b := bAt[a.GetId()]
+		if b == nil {
+			continue
+		}
+		expA := cut.Add(time.Duration(a.GetTimers().GetRemaining()) * time.Second)
+		expB := checked.Add(time.Duration(b.GetTimers().GetRemaining()) * time.Second)
+		if d := expA.Sub(expB); d > 3*time.Second || d < -3*time.Second {
+			t.Errorf("%s expires at fwB %v off its expiry at fwA at the cutover", a.GetId(), d.Round(time.Second))
+			break
+		}
+	}
+	t.Logf("pre-copy: %d sessions, %d rounds, blackout %v, %d late changes, %d lifetimes refreshed", rep.Sessions, rep.Rounds, rep.Blackout, rep.Late, rep.Refreshed)
 }
 
 // TestUnplannedMove: replication runs for fwA; fwA dies; the unplanned move

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/pkg/flow"
@@ -86,6 +87,7 @@ func (r *run) domain(n string) string {
 func (r *run) snapshot(ctx context.Context) error {
 	r.remove = make(map[string][]string)
 	r.bySrc = make(map[string][]*flow.Session)
+	r.seenAt = make(map[string]time.Time)
 	byID := make(map[string]*flow.Session)
 	var digests map[string]flow.Digest
 	for _, src := range slices.Sorted(slices.Values(r.req.Sources)) {
@@ -93,12 +95,14 @@ func (r *run) snapshot(ctx context.Context) error {
 			return err
 		}
 		var ids []string
+		readAt := time.Now()
 		err := r.drivers[src].Read(ctx, r.matcher, func(s *flow.Session) error {
 			if err := flow.SetKey(s); err != nil {
 				return fmt.Errorf("session from %s: %w", src, err)
 			}
 			id := s.GetId()
 			ids = append(ids, id)
+			r.seenAt[id] = readAt
 			r.bySrc[src] = append(r.bySrc[src], s)
 			if prev, dup := byID[id]; dup {
 				if digests == nil {

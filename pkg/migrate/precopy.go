@@ -145,6 +145,9 @@ func (r *run) precopy(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if ds, err = r.resynced(ctx, ds); err != nil {
+			return err
+		}
 		r.rep.Rounds++
 		if err := r.step(ctx, PhaseRound, "", &stepData{Sessions: len(ds)}); err != nil {
 			return err
@@ -185,6 +188,10 @@ func (r *run) precopy(ctx context.Context) error {
 		}
 	}
 	stopWatch()
+	final, err := r.resynced(ctx, final)
+	if err != nil {
+		return err
+	}
 	if err := r.installRound(ctx, final); err != nil {
 		return err
 	}
@@ -327,6 +334,11 @@ func (r *run) applyDeltas(ds []srcDelta) (upserts, removed []srcDelta) {
 		switch sd.d.Type {
 		case device.Upserted:
 			upserts = append(upserts, sd)
+			at := sd.d.Time
+			if at.IsZero() {
+				at = time.Now()
+			}
+			r.seenAt[id] = at
 			if !slices.Contains(r.remove[sd.src], id) {
 				r.remove[sd.src] = append(r.remove[sd.src], id)
 			}
@@ -408,48 +420,123 @@ func (r *run) destID(dst, srcID string) string {
 }
 
 // reconcile reads the sources once more after the freeze and writes what
-// the change stream had not delivered yet (late changes). Their flows had a
-// longer blackout than the report's: Report.Late counts them.
+// the change stream had not delivered yet. A change of content (or a flow
+// created or ended) counts as late: its flow waited longer than the
+// reported blackout (Report.Late). A lifetime restarted by traffic does not
+// always reach the stream (the remaining time a device reports can read the
+// same before and after), so timers are compared as expiry instants: a
+// source copy that now expires later than the copy written is rewritten
+// too (Report.Refreshed), or the destination would expire the flow early.
 func (r *run) reconcile(ctx context.Context) error {
 	if err := r.step(ctx, PhaseReconcile, "", nil); err != nil {
 		return err
 	}
-	known := make(map[string]*flow.Session, len(r.moving))
-	for _, s := range r.moving {
-		known[s.GetId()] = s
-	}
 	var ds []srcDelta
 	for _, src := range slices.Sorted(slices.Values(r.req.Sources)) {
-		var now []*flow.Session
-		err := r.drivers[src].Read(ctx, r.matcher, func(s *flow.Session) error {
-			if flow.SetKey(s) == nil {
-				now = append(now, s)
-			}
-			return nil
-		})
+		d, late, refreshed, err := r.diffSource(ctx, src)
 		if err != nil {
 			return fmt.Errorf("reconcile %s: %w", src, err)
 		}
-		var was []*flow.Session
-		for _, id := range r.remove[src] {
-			if s, ok := known[id]; ok {
-				was = append(was, s)
-			}
-		}
-		d := flow.Diff(was, now)
-		for _, s := range d.Added {
-			ds = append(ds, srcDelta{src, device.Delta{Type: device.Upserted, Session: s}})
-		}
-		for _, c := range d.Changed {
-			ds = append(ds, srcDelta{src, device.Delta{Type: device.Upserted, Session: c.B}})
-		}
-		for _, s := range d.Removed {
-			ds = append(ds, srcDelta{src, device.Delta{Type: device.Removed, ID: s.GetId()}})
-		}
+		ds = append(ds, d...)
+		r.rep.Late += late
+		r.rep.Refreshed += refreshed
 	}
-	r.rep.Late = len(ds)
 	if len(ds) == 0 {
 		return nil
 	}
 	return r.installRound(ctx, ds)
+}
+
+// diffSource reads src and returns what differs from the copies written:
+// new, changed and ended sessions (late) and restarted lifetimes
+// (refreshed), as deltas.
+func (r *run) diffSource(ctx context.Context, src string) (ds []srcDelta, late, refreshed int, err error) {
+	known := make(map[string]*flow.Session, len(r.moving))
+	for _, s := range r.moving {
+		known[s.GetId()] = s
+	}
+	seen := make(map[string]bool)
+	readAt := time.Now()
+	err = r.drivers[src].Read(ctx, r.matcher, func(s *flow.Session) error {
+		if flow.SetKey(s) != nil {
+			return nil
+		}
+		id := s.GetId()
+		seen[id] = true
+		was, ok := known[id]
+		switch {
+		case !ok, !sameContent(was, s):
+			late++
+		case r.expiresLater(s, readAt, was):
+			refreshed++
+		default:
+			return nil
+		}
+		ds = append(ds, srcDelta{src, device.Delta{Type: device.Upserted, Session: s, Time: readAt}})
+		return nil
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, id := range r.remove[src] {
+		if !seen[id] {
+			late++
+			ds = append(ds, srcDelta{src, device.Delta{Type: device.Removed, ID: id}})
+		}
+	}
+	return ds, late, refreshed, nil
+}
+
+// resynced replaces, for every source whose stream lost events (a Resync
+// delta), the round's deltas by a full comparison with the source.
+func (r *run) resynced(ctx context.Context, ds []srcDelta) ([]srcDelta, error) {
+	lost := make(map[string]bool)
+	for _, sd := range ds {
+		if sd.d.Type == device.Resync {
+			lost[sd.src] = true
+		}
+	}
+	if len(lost) == 0 {
+		return ds, nil
+	}
+	out := slices.DeleteFunc(ds, func(sd srcDelta) bool { return lost[sd.src] })
+	for _, src := range slices.Sorted(func(yield func(string) bool) {
+		for s := range lost {
+			if !yield(s) {
+				return
+			}
+		}
+	}) {
+		r.e.log.Info("pre-copy: change stream lost events, comparing with a full read", "migration", r.id, "source", src)
+		d, _, _, err := r.diffSource(ctx, src)
+		if err != nil {
+			return nil, fmt.Errorf("resync %s: %w", src, err)
+		}
+		out = append(out, d...)
+	}
+	return out, nil
+}
+
+// sameContent compares two copies of a session without the volatile and
+// timer leaves (the digest's canonical form).
+func sameContent(a, b *flow.Session) bool {
+	da, errA := flow.DigestSessions([]*flow.Session{a})
+	db, errB := flow.DigestSessions([]*flow.Session{b})
+	return errA == nil && errB == nil && da == db
+}
+
+// expiresLater reports whether now (read at readAt) expires more than the
+// tolerance later than the copy written (read at its own time).
+func (r *run) expiresLater(now *flow.Session, readAt time.Time, was *flow.Session) bool {
+	rn, rw := now.GetTimers().GetRemaining(), was.GetTimers().GetRemaining()
+	if now.GetTimers() == nil || now.Timers.Remaining == nil || was.GetTimers() == nil || was.Timers.Remaining == nil {
+		return false
+	}
+	seenAt, ok := r.seenAt[was.GetId()]
+	if !ok {
+		return false
+	}
+	expNow := readAt.Add(time.Duration(rn) * time.Second)
+	expWas := seenAt.Add(time.Duration(rw) * time.Second)
+	return expNow.Sub(expWas) > flow.DefaultTimeoutTolerance
 }

@@ -97,6 +97,10 @@ type Report struct {
 	// Late counts sessions whose change reached the orchestrator only by the
 	// read after the freeze (their flows waited longer than Blackout).
 	Late int `json:"late,omitempty"`
+	// Refreshed counts sessions whose lifetime traffic restarted during the
+	// copy without the change stream showing it; they were rewritten after
+	// the freeze so the destination does not expire them early.
+	Refreshed int `json:"refreshed,omitempty"`
 	// Unplanned: the age of the installed checkpoint.
 	CheckpointAge time.Duration `json:"checkpoint-age,omitempty"`
 	Started       time.Time     `json:"started"`

@@ -39,6 +39,7 @@ type run struct {
 	// lists per source the ids that moved; perDest the transformed copies.
 	moving  []*flow.Session
 	bySrc   map[string][]*flow.Session // what each source holds of the endpoint
+	seenAt  map[string]time.Time       // when each session's copy was read (timers count from there)
 	remove  map[string][]string
 	perDest map[string][]*flow.Session
 	digests map[string]flow.Digest // per destination, of what was written
