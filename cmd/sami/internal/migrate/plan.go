@@ -10,6 +10,8 @@ import (
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/migrate"
 	"github.com/sami-netops/sami/pkg/orchestrator"
+	"github.com/sami-netops/sami/pkg/topology"
+	"github.com/sami-netops/sami/plugins"
 )
 
 // defaultConfirmTimeout is the engine's (migrate.WithConfirmTimeout).
@@ -32,6 +34,7 @@ func Plan(ctx context.Context, o *orchestrator.Orchestrator, t orchestrator.Trig
 	if p.ConfirmTimeout == 0 {
 		p.ConfirmTimeout = defaultConfirmTimeout
 	}
+	p.Losses = losses(inv, pairsOf(req, mv), plugins.Mapping)
 	m := flow.NewMatcher(t.Endpoints...)
 	held := make(map[string]map[string]bool) // source -> session ids
 	for _, src := range mv.Sources {
@@ -90,6 +93,24 @@ func Plan(ctx context.Context, o *orchestrator.Orchestrator, t orchestrator.Trig
 		p.Refused = refusal.Error()
 	}
 	return p, refusal
+}
+
+// pairsOf lists the (source, destination) pairs of the move: each
+// destination with the sources that feed it.
+func pairsOf(req migrate.Request, mv *topology.Move) []render.DevicePair {
+	var out []render.DevicePair
+	for _, dst := range mv.Destinations {
+		feeders := req.Feeders[dst]
+		if len(feeders) == 0 {
+			feeders = mv.Sources
+		}
+		for _, src := range feeders {
+			if src != dst { // a box on both paths moves nothing to itself
+				out = append(out, render.DevicePair{Source: src, Destination: dst})
+			}
+		}
+	}
+	return out
 }
 
 func readIDs(ctx context.Context, o *orchestrator.Orchestrator, name string, m *flow.Matcher) (map[string]bool, error) {

@@ -21,6 +21,9 @@ type Plan struct {
 	Sources      []PlanSource      `json:"sources"`
 	Destinations []PlanDestination `json:"destinations"`
 	Crossings    []Crossing        `json:"domain-crossings,omitempty"`
+	// Losses: the source/destination driver pairs that lose canonical
+	// fields (capability.go).
+	Losses []PairLoss `json:"lost-fields,omitempty"`
 	// ConfirmTimeout of the confirmed commits a run would make.
 	ConfirmTimeout   time.Duration `json:"confirm-timeout"`
 	KeepSource       bool          `json:"keep-source,omitempty"`
@@ -126,6 +129,9 @@ func WritePlan(w io.Writer, f Format, p *Plan) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	if err := writeLosses(w, p.Losses); err != nil {
+		return err
+	}
 	if len(p.Crossings) == 0 {
 		fmt.Fprintln(w, "Domain crossings: none")
 	}

@@ -48,7 +48,7 @@ func (d *Device) Session(t testing.TB) *netconf.Session {
 	return s
 }
 
-func (d *Device) serve(c net.Conn) {
+func (d *Device) serve(c io.ReadWriteCloser) {
 	defer c.Close()
 	hello := `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities><session-id>7</session-id></hello>`
 	if _, err := io.WriteString(c, hello+eom); err != nil {
