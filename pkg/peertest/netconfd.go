@@ -195,6 +195,24 @@ func (n *Netconfd) Restart(t testing.TB) {
 	}
 }
 
+// Stop stops netconfd and its sshd now: the device is unreachable for the
+// rest of the test, as a device that vanished. The files stay for the
+// cleanup. Stop is idempotent.
+func (n *Netconfd) Stop(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	procs := []*proc{n.netconfd, n.sshd}
+	n.mu.Unlock()
+	for _, p := range procs {
+		if p == nil {
+			continue
+		}
+		if err := p.stop(stopGrace); err != nil {
+			t.Logf("peertest: %v", err)
+		}
+	}
+}
+
 func (n *Netconfd) makeKeys() error {
 	keygen := func(typ string, bits int, file string) error {
 		args := []string{"-q", "-t", typ, "-N", "", "-C", "sami-peertest", "-f", n.path(file)}

@@ -150,7 +150,10 @@ func (d *Driver) checkDevice(ctx context.Context, s *netconf.Session) error {
 	if err != nil {
 		return d.fail("connect", err, device.ErrUnsupported)
 	}
-	if inst.Found && inst.Name != d.opts.name {
+	if inst.Found && inst.Name == "" {
+		d.log.Debug("the NAT instance has no name to check", "instance", d.opts.instance, "option", d.opts.name)
+	}
+	if inst.Found && inst.Name != "" && inst.Name != d.opts.name {
 		return &device.Error{Device: d.name, Op: "connect", Err: fmt.Errorf("%w: NAT instance %d is named %q on the device, not %q (option %s)",
 			device.ErrConfig, d.opts.instance, inst.Name, d.opts.name, OptInstanceName)}
 	}
