@@ -20,6 +20,7 @@ import (
 // registrations are the drivers, one line each.
 var registrations = []func(*device.Registry) error{
 	sami.Register,
+	ietfnat.Register,
 	junos.Register,
 	ciscoiosxe.Register,
 }
