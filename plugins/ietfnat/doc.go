@@ -78,4 +78,5 @@
 // non-persistent confirmed commit went with it.
 //
 // Driver options are the Opt constants; register the driver with Register.
+// docs/drivers.md (section ietf-nat) is the operator's reference.
 package ietfnat
