@@ -308,3 +308,16 @@ func TestRegister(t *testing.T) {
 		t.Errorf("Open with a bad option: %v %v (a failed Open must return a nil interface)", d, err)
 	}
 }
+
+// Options read=running and reply=omit: <get-config> of running, sessions
+// without the derived reply.
+func TestReadOptionsFake(t *testing.T) {
+	f := newFake()
+	f.config = fixtureData(t, "entries.xml") // <get> answers nothing
+	d := fakeDriver(t, f, map[string]string{OptRead: "running", OptReply: "omit"})
+	want := loadSessions(t, "sessions.xml")
+	for _, s := range want {
+		s.Reply = nil
+	}
+	sameSessions(t, "Read running without reply", want, readAll(t, d))
+}

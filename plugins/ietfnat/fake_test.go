@@ -33,6 +33,7 @@ type fakeNAT struct {
 	commits []netconf.CommitRequest
 	cancels []string
 	errs    map[string]error // operation name -> the error it answers
+	chunked bool             // write replies in 64 KiB pieces (no copy of the whole reply)
 }
 
 func newFake() *fakeNAT {
@@ -62,10 +63,20 @@ func (f *fakeNAT) Get(_ context.Context, _ netconf.Peer, _ *netconf.FilterSpec, 
 		return err
 	}
 	f.mu.Lock()
-	data := f.get
+	data, chunked := f.get, f.chunked
 	f.mu.Unlock()
-	_, err := io.WriteString(w, data)
-	return err
+	if !chunked {
+		_, err := io.WriteString(w, data)
+		return err
+	}
+	for len(data) > 0 {
+		n := min(len(data), 64<<10)
+		if _, err := io.WriteString(w, data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
 }
 
 func (f *fakeNAT) GetConfig(_ context.Context, _ netconf.Peer, _ netconf.Datastore, _ *netconf.FilterSpec, w io.Writer) error {
