@@ -84,20 +84,21 @@ func (a *Agent) Codec() *yangxml.Codec { return a.codec }
 // Backend is the device the agent serves.
 func (a *Agent) Backend() backend.Backend { return a.b }
 
-// Sync refreshes running from the device's table (see the package doc for
-// when it is refused). Counters are state, so they are left out.
+// Sync refreshes running from the device's table. When running cannot be
+// refreshed (a confirmed commit is pending, or another change of running is
+// in progress; see the package doc) the table is not read at all. Counters
+// are state, so they are left out.
 func (a *Agent) Sync(ctx context.Context) error {
-	d := &flowstate.Device{}
-	sessions := d.GetOrCreateFlowState().GetOrCreateSessions()
-	err := a.b.Dump(ctx, func(s *flow.Session) error {
-		s.Counters = nil
-		return sessions.AppendSession(s)
+	_, err := a.store.RefreshRunning(ctx, func(ctx context.Context) (ygot.GoStruct, error) {
+		d := &flowstate.Device{}
+		sessions := d.GetOrCreateFlowState().GetOrCreateSessions()
+		err := a.b.Dump(ctx, func(s *flow.Session) error {
+			s.Counters = nil
+			return sessions.AppendSession(s)
+		})
+		return d, err
 	})
-	if err != nil {
-		return err
-	}
-	a.store.SyncRunning(d)
-	return nil
+	return err
 }
 
 // Live reads the device as <get> shows it: every session with its counters,
@@ -129,13 +130,15 @@ func sessionsOf(t ygot.GoStruct) map[string]*flow.Session {
 
 // apply writes the difference between two configurations to the device
 // (the datastore's apply hook). On failure what was applied is undone and
-// running stays as it was.
+// running stays as it was. The datastore's trees share the sessions an
+// edit did not touch, so most sessions are told apart by their pointer.
 func (a *Agent) apply(ctx context.Context, from, to ygot.GoStruct) error {
 	old, nw := sessionsOf(from), sessionsOf(to)
 	var upsert, removed []*flow.Session
 	for id, s := range nw {
 		prev, ok := old[id]
 		switch {
+		case ok && prev == s:
 		case !ok, !reflect.DeepEqual(prev, s):
 			upsert = append(upsert, s)
 		}

@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"
+	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/backend"
 	"github.com/sami-netops/sami/pkg/datastore"
 	"github.com/sami-netops/sami/pkg/flow"
@@ -65,6 +67,43 @@ func (g *GNMISource) Updates(ctx context.Context, fn func([]*gpb.Notification) e
 	})
 }
 
+// snapshotBatch is how many sessions Snapshot hands over at once.
+const snapshotBatch = 256
+
+// Snapshot streams the live table as gNMI notifications (one per session,
+// with its counters, and the capabilities), so the gNMI server seeds its
+// subscription cache without building the whole table as one tree.
+func (g *GNMISource) Snapshot(ctx context.Context, fn func([]*gpb.Notification) error) error {
+	caps, err := g.a.b.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	d := &flowstate.Device{FlowState: &flowstate.SamiFlowState_FlowState{Capabilities: caps}}
+	ns, err := ygot.TogNMINotifications(d, time.Now().UnixNano(), ygot.GNMINotificationsConfig{UsePathElem: true})
+	if err != nil {
+		return fmt.Errorf("agent: capabilities as gNMI: %w", err)
+	}
+	if err := fn(ns); err != nil {
+		return err
+	}
+	batch := make([]*gpb.Notification, 0, snapshotBatch)
+	err = g.a.b.Dump(ctx, func(s *flow.Session) error {
+		n, err := notification(backend.Event{Type: backend.Updated, Session: s})
+		if err != nil {
+			return err
+		}
+		if batch = append(batch, n); len(batch) == snapshotBatch {
+			err = fn(batch)
+			batch = make([]*gpb.Notification, 0, snapshotBatch)
+		}
+		return err
+	})
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	return fn(batch)
+}
+
 func sessionPath(id string) []*gpb.PathElem {
 	return []*gpb.PathElem{{Name: "flow-state"}, {Name: "sessions"}, {Name: "session", Key: map[string]string{"id": id}}}
 }
@@ -80,13 +119,9 @@ func notification(ev backend.Event) (*gpb.Notification, error) {
 	if ev.Type == backend.Destroyed {
 		return &gpb.Notification{Timestamp: now, Delete: []*gpb.Path{{Elem: sessionPath(s.GetId())}}}, nil
 	}
-	ns, err := ygot.TogNMINotifications(s, now, ygot.GNMINotificationsConfig{UsePathElem: true, PathElemPrefix: sessionPath(s.GetId())})
+	us, err := gnmiUpdates(make([]*gpb.Update, 0, 32), reflect.ValueOf(s), nil)
 	if err != nil {
 		return nil, fmt.Errorf("agent: session %s as gNMI: %w", s.GetId(), err)
 	}
-	out := &gpb.Notification{Timestamp: now, Prefix: &gpb.Path{Elem: sessionPath(s.GetId())}}
-	for _, n := range ns {
-		out.Update = append(out.Update, n.Update...)
-	}
-	return out, nil
+	return &gpb.Notification{Timestamp: now, Prefix: &gpb.Path{Elem: sessionPath(s.GetId())}, Update: us}, nil
 }

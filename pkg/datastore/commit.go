@@ -3,7 +3,6 @@ package datastore
 import (
 	"context"
 	"errors"
-	"reflect"
 	"time"
 
 	"github.com/openconfig/ygot/ygot"
@@ -173,7 +172,7 @@ func (s *Store) rollback(ctx context.Context, reason string, check func(*pending
 	}
 	from, to := s.running, p.rollback
 	s.mu.Unlock()
-	if s.apply != nil && from != to && !reflect.DeepEqual(from, to) {
+	if s.apply != nil && !s.equalTrees(from, to) {
 		if err := s.apply(ctx, from, to); err != nil {
 			s.log.Error("datastore: confirmed-commit rollback failed, running keeps the confirmed configuration", "reason", reason, "err", err)
 			return rpcError(typeApplication, "rollback-failed", "", "restoring the configuration of before the confirmed commit failed: %v", err)
@@ -187,6 +186,7 @@ func (s *Store) rollback(ctx context.Context, reason string, check func(*pending
 	if len(s.editors) == 0 {
 		s.candidate = to
 	}
+	s.forgetValidatedLocked()
 	s.log.Info("confirmed commit rolled back", "reason", reason, "session", p.owner)
 	return nil
 }
@@ -234,7 +234,7 @@ func (s *Store) ReplaceRunning(ctx context.Context, sess Session, root ygot.GoSt
 // hook that knows the right rpc-error (resource-denied when the device is
 // full) gets it through unchanged; any other failure is operation-failed.
 func (s *Store) applyChange(ctx context.Context, from, to ygot.GoStruct, what string) error {
-	if s.apply == nil || from == to || reflect.DeepEqual(from, to) {
+	if s.apply == nil || s.equalTrees(from, to) {
 		return nil
 	}
 	if err := s.apply(ctx, from, to); err != nil {

@@ -2,13 +2,13 @@ package datastore
 
 import (
 	"bytes"
-	"encoding/xml"
 	"io"
 	"reflect"
 	"strings"
 
 	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/pkg/netconf"
+	"github.com/sami-netops/sami/pkg/xmltok"
 	"github.com/sami-netops/sami/pkg/yangxml"
 )
 
@@ -44,9 +44,10 @@ type rawOp struct {
 
 // edit is a decoded <config> with its operations.
 type edit struct {
-	root ygot.GoStruct
-	ops  map[opKey]yangxml.Operation
-	bare map[uintptr][]bareLeaf // parent struct pointer -> leaves
+	root  ygot.GoStruct
+	ops   map[opKey]yangxml.Operation
+	bare  map[uintptr][]bareLeaf // parent struct pointer -> leaves
+	below map[uintptr]bool       // structs with an operation somewhere below them
 }
 
 type bareLeaf struct {
@@ -68,7 +69,7 @@ func (s *Store) decodeEdit(data []byte) (*edit, error) {
 	if bytes.Contains(data, []byte("operation")) {
 		data, raw, prepassErr = s.prepass(data)
 	}
-	ed := &edit{root: s.newRoot(), ops: map[opKey]yangxml.Operation{}, bare: map[uintptr][]bareLeaf{}}
+	ed := &edit{root: s.newRoot(), ops: map[opKey]yangxml.Operation{}, bare: map[uintptr][]bareLeaf{}, below: map[uintptr]bool{}}
 	if err := s.codec.Unmarshal(data, ed.root, yangxml.RejectConfigFalse()); err != nil {
 		return nil, decodeError(err)
 	}
@@ -77,7 +78,7 @@ func (s *Store) decodeEdit(data []byte) (*edit, error) {
 	}
 	rv := reflect.ValueOf(ed.root)
 	for _, r := range raw {
-		k, ok := s.resolve(rv, r.path, r.value)
+		k, ok := s.resolve(rv, r.path, r.value, ed.below)
 		if !ok {
 			continue // a node the decoder did not keep (cannot happen for valid input)
 		}
@@ -91,8 +92,9 @@ func (s *Store) decodeEdit(data []byte) (*edit, error) {
 }
 
 // resolve finds the node at path in the tree root; for a leaf-list, the
-// entry whose value is written as value.
-func (s *Store) resolve(root reflect.Value, path []elemPath, value string) (opKey, bool) {
+// entry whose value is written as value. The structs above the node are
+// marked in above.
+func (s *Store) resolve(root reflect.Value, path []elemPath, value string, above map[uintptr]bool) (opKey, bool) {
 	cur := root // pointer to struct
 	for i, step := range path {
 		si := s.info(cur.Type().Elem())
@@ -100,6 +102,7 @@ func (s *Store) resolve(root reflect.Value, path []elemPath, value string) (opKe
 		if f == nil {
 			return opKey{}, false
 		}
+		above[cur.Pointer()] = true
 		fv := cur.Elem().Field(f.index)
 		end := i == len(path)-1
 		switch f.kind {
@@ -142,38 +145,85 @@ func (s *Store) info(t reflect.Type) *structInfo {
 
 // prepass finds the nc:operation attributes of the document and cuts out
 // the valueless delete/remove leaves. Unknown elements are skipped: the
-// decoder reports them.
+// decoder reports them. It tokenizes with xmltok (an edit of 100k sessions,
+// each with an operation, is 100k rawOps; encoding/xml's tokens cost more
+// than the whole decode) and keeps text only for leaves.
 func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 	type frame struct {
 		name    string
 		info    *structInfo // container/list entry/wrapper
 		field   *fieldInfo  // nil for the wrapper
 		keys    map[string]string
-		start   int64
+		start   int // byte offset of the start tag
 		op      yangxml.Operation
-		text    strings.Builder
+		text    []byte
 		child   bool // child element seen
 		unknown bool
+		nsTop   int // len(ns) before this element's declarations
 	}
-	dec := xml.NewDecoder(bytes.NewReader(data))
+	type nsDecl struct{ prefix, uri string }
+	lookup := func(ns []nsDecl, prefix string) string {
+		for i := len(ns) - 1; i >= 0; i-- {
+			if ns[i].prefix == prefix {
+				return ns[i].uri
+			}
+		}
+		if prefix == "xml" {
+			return "http://www.w3.org/XML/1998/namespace"
+		}
+		return ""
+	}
+	tk := xmltok.NewBytes(data)
+	var lines []int // byte offsets of line starts, built at the first cut
+	offset := func() int {
+		line, col := tk.InputPos()
+		if lines == nil {
+			lines = append(lines, 0)
+			for i, c := range data {
+				if c == '\n' {
+					lines = append(lines, i+1)
+				}
+			}
+		}
+		return lines[line-1] + col - 1
+	}
 	var stack []*frame
-	var cuts [][2]int64
+	var ns []nsDecl
+	var cuts [][2]int
+	cutOpen := -1 // a cut whose end is the start of the next token
 	var out []rawOp
 	for {
-		off := dec.InputOffset()
-		tok, err := dec.Token()
+		kind, err := tk.Next()
+		if cutOpen >= 0 {
+			if err == io.EOF {
+				cuts = append(cuts, [2]int{cutOpen, len(data)})
+			} else if err == nil {
+				cuts = append(cuts, [2]int{cutOpen, offset()})
+			}
+			cutOpen = -1
+		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return data, nil, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			fr := &frame{name: t.Name.Local, start: off}
-			for _, a := range t.Attr {
-				if a.Name.Space == yangxml.NetconfBaseNS && a.Name.Local == "operation" {
-					fr.op = yangxml.Operation(a.Value)
+		switch kind {
+		case xmltok.StartElement:
+			fr := &frame{name: string(tk.Local()), nsTop: len(ns)}
+			for i := range tk.NumAttr() {
+				p, l, v := tk.Attr(i)
+				switch {
+				case len(p) == 0 && string(l) == "xmlns":
+					ns = append(ns, nsDecl{"", string(v)})
+				case string(p) == "xmlns":
+					ns = append(ns, nsDecl{string(l), string(v)})
+				}
+			}
+			for i := range tk.NumAttr() {
+				p, l, v := tk.Attr(i)
+				if len(p) > 0 && string(p) != "xmlns" && string(l) == "operation" && lookup(ns, string(p)) == yangxml.NetconfBaseNS {
+					fr.op = yangxml.Operation(v)
 				}
 			}
 			var parent *frame
@@ -182,7 +232,7 @@ func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 				parent.child = true
 			}
 			switch {
-			case parent == nil && t.Name.Space == yangxml.NetconfBaseNS && (t.Name.Local == "config" || t.Name.Local == "data"):
+			case parent == nil && lookup(ns, string(tk.Prefix())) == yangxml.NetconfBaseNS && (fr.name == "config" || fr.name == "data"):
 				fr.info = s.rootInfo
 			case parent != nil && (parent.unknown || parent.info == nil):
 				fr.unknown = true
@@ -191,7 +241,7 @@ func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 				if parent != nil {
 					pi = parent.info
 				}
-				f := pi.byName[t.Name.Local]
+				f := pi.byName[fr.name]
 				if f == nil {
 					fr.unknown = true
 					break
@@ -202,18 +252,24 @@ func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 					fr.keys = map[string]string{}
 				}
 			}
-			stack = append(stack, fr)
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].text.Write(t)
+			if fr.op != "" && fr.field != nil && fr.field.kind == kindLeaf {
+				fr.start = offset() // only a leaf may be cut
 			}
-		case xml.EndElement:
+			stack = append(stack, fr)
+		case xmltok.CharData:
+			if n := len(stack); n > 0 {
+				if f := stack[n-1].field; f != nil && (f.kind == kindLeaf || f.kind == kindLeafList) {
+					stack[n-1].text = append(stack[n-1].text, tk.Text()...)
+				}
+			}
+		case xmltok.EndElement:
 			fr := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
+			ns = ns[:fr.nsTop]
 			if fr.unknown || fr.field == nil {
 				continue
 			}
-			text := strings.TrimSpace(fr.text.String())
+			text := strings.TrimSpace(string(fr.text))
 			if fr.field.kind == kindLeaf && len(stack) > 0 && stack[len(stack)-1].keys != nil {
 				stack[len(stack)-1].keys[fr.name] = text
 			}
@@ -230,7 +286,7 @@ func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 			r := rawOp{path: path, op: fr.op, kind: fr.field.kind, value: text}
 			if fr.field.kind == kindLeaf && text == "" && !fr.child && (fr.op == yangxml.OpDelete || fr.op == yangxml.OpRemove) {
 				r.bare = true
-				cuts = append(cuts, [2]int64{fr.start, dec.InputOffset()})
+				cutOpen = fr.start
 			}
 			out = append(out, r)
 		}
@@ -239,7 +295,7 @@ func (s *Store) prepass(data []byte) ([]byte, []rawOp, error) {
 		return data, out, nil
 	}
 	var b bytes.Buffer
-	prev := int64(0)
+	prev := 0
 	for _, c := range cuts {
 		b.Write(data[prev:c[0]])
 		prev = c[1]
@@ -255,7 +311,13 @@ func nodeName(f *fieldInfo, parentModule string) string {
 	return f.name
 }
 
-// applier applies a decoded edit to a working copy of the target.
+// applier applies a decoded edit to a working copy of the target. The
+// working copy shares the nodes the edit does not touch with the target
+// (see share.go): a struct is copied before its fields change, the map of
+// a list and a leaf-list before entries are added or removed. Pruning
+// (empty non-presence containers, lists and leaf-lists removed, so that
+// equal configurations have equal trees) happens on the way back up, on
+// the nodes the edit touched.
 type applier struct {
 	ed        *edit
 	errs      []*netconf.RPCError
@@ -268,9 +330,10 @@ func (a *applier) fail(e *netconf.RPCError) bool {
 }
 
 // node applies the children of the edit struct ev (a pointer) to dst (an
-// addressable struct of the working copy). old is the corresponding struct
-// of the original target (invalid when the node did not exist), against
-// which create/delete/none check existence. It returns false to stop.
+// addressable struct of the working copy, private to it). old is the
+// corresponding struct of the original target (invalid when the node did
+// not exist), against which create/delete/none check existence. It returns
+// false to stop.
 func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Operation, path, mod string) bool {
 	for _, bl := range a.ed.bare[ev.Pointer()] {
 		f := fieldByIndex(si, bl.field)
@@ -321,6 +384,9 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 				dfv.SetZero()
 			}
 		case kindLeafList:
+			if !dfv.IsNil() {
+				dfv.Set(reflect.AppendSlice(reflect.MakeSlice(dfv.Type(), 0, dfv.Len()), dfv)) // shared
+			}
 			for i := range efv.Len() {
 				val := efv.Index(i)
 				eop := a.opOf(opKey{ev.Pointer(), f.index, i}, op)
@@ -348,6 +414,9 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 					}
 				}
 			}
+			if !dfv.IsNil() && dfv.Len() == 0 {
+				dfv.SetZero()
+			}
 		case kindContainer:
 			eop := a.opOf(opKey{efv.Pointer(), -1, -1}, op)
 			var oc reflect.Value
@@ -357,7 +426,13 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 			if !a.subtree(f.elem, dfv, oc, efv, eop, p, f.module, func(n reflect.Value) { dfv.Set(n) }) {
 				return false
 			}
+			if !dfv.IsNil() && !f.presence && dfv.Elem().IsZero() {
+				dfv.SetZero()
+			}
 		case kindList:
+			if !dfv.IsNil() {
+				dfv.Set(copyMap(dfv)) // shared
+			}
 			for _, k := range sortedKeys(efv) {
 				entry := efv.MapIndex(k)
 				eop := a.opOf(opKey{entry.Pointer(), -1, -1}, op)
@@ -390,6 +465,9 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 					return false
 				}
 			}
+			if !dfv.IsNil() && dfv.Len() == 0 {
+				dfv.SetZero()
+			}
 		}
 	}
 	return true
@@ -413,26 +491,80 @@ func (a *applier) subtree(si *structInfo, cur, old, ev reflect.Value, op yangxml
 		if exists {
 			return !a.fail(dataExists(path))
 		}
+		if !a.ed.below[ev.Pointer()] {
+			set(adopt(si, ev))
+			return true
+		}
 		n := reflect.New(si.typ)
 		set(n)
 		return a.node(si, n.Elem(), reflect.Value{}, ev, yangxml.OpCreate, path, mod)
 	case yangxml.OpReplace:
+		if !a.ed.below[ev.Pointer()] {
+			set(adopt(si, ev))
+			return true
+		}
 		n := reflect.New(si.typ)
 		set(n)
 		return a.node(si, n.Elem(), old, ev, yangxml.OpReplace, path, mod)
 	case yangxml.OpMerge:
 		if cur.IsNil() {
 			cur = reflect.New(si.typ)
-			set(cur)
+		} else {
+			cur = shallow(cur) // shared with the target
 		}
+		set(cur)
 		return a.node(si, cur.Elem(), old, ev, yangxml.OpMerge, path, mod)
 	case opNone:
 		if !exists || cur.IsNil() {
 			return !a.fail(dataMissing(path))
 		}
+		cur = shallow(cur)
+		set(cur)
 		return a.node(si, cur.Elem(), old, ev, opNone, path, mod)
 	}
 	return true
+}
+
+// adopt takes the decoded edit subtree ev (a struct pointer with no
+// operation below it) into the working copy as it is, instead of building
+// a copy of it field by field: the edit is private to the request. It gets
+// what the copy would have had: empty non-presence containers, lists and
+// leaf-lists removed. (A stage of 100k replaced sessions is then 100k
+// pointers stored.)
+func adopt(si *structInfo, ev reflect.Value) reflect.Value {
+	adoptStruct(si, ev.Elem())
+	return ev
+}
+
+func adoptStruct(si *structInfo, v reflect.Value) (empty bool) {
+	empty = true
+	for _, f := range si.fields {
+		fv := v.Field(f.index)
+		switch f.kind {
+		case kindContainer:
+			if !fv.IsNil() && adoptStruct(f.elem, fv.Elem()) && !f.presence {
+				fv.SetZero()
+			}
+		case kindList:
+			if !fv.IsNil() {
+				it := fv.MapRange()
+				for it.Next() {
+					adoptStruct(f.elem, it.Value().Elem())
+				}
+				if fv.Len() == 0 {
+					fv.SetZero()
+				}
+			}
+		case kindLeafList: // the decoder refuses a value given twice
+			if !fv.IsNil() && fv.Len() == 0 {
+				fv.SetZero()
+			}
+		}
+		if !fv.IsZero() {
+			empty = false
+		}
+	}
+	return empty
 }
 
 func (a *applier) opOf(k opKey, inherited yangxml.Operation) yangxml.Operation {

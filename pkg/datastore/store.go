@@ -98,6 +98,7 @@ type Store struct {
 	locks     map[Datastore]Session
 	pending   *pending // confirmed commit waiting for confirmation
 	nextID    uint64
+	validated ygot.GoStruct // the last tree that passed validation (see validate)
 }
 
 // New returns a Store whose datastores are empty trees made by newRoot
@@ -302,13 +303,48 @@ func (s *Store) SyncRunning(root ygot.GoStruct) bool {
 		s.candidate = root
 	}
 	s.running = root
+	s.forgetValidatedLocked()
 	return true
+}
+
+// RefreshRunning is SyncRunning for a tree that is costly to read (a dump
+// of a device's table): read is called only when running can be refreshed
+// (no confirmed commit pending, no other change of running in progress),
+// and with the change of running reserved, so no commit can land between
+// the read and the swap. It reports whether running was refreshed; an
+// error of read is returned as it is and leaves running unchanged.
+func (s *Store) RefreshRunning(ctx context.Context, read func(context.Context) (ygot.GoStruct, error)) (bool, error) {
+	select {
+	case s.change <- struct{}{}:
+	default:
+		return false, nil
+	}
+	defer s.release()
+	s.mu.Lock()
+	pending := s.pending != nil
+	s.mu.Unlock()
+	if pending {
+		return false, nil
+	}
+	root, err := read(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.editors) == 0 {
+		s.candidate = root
+	}
+	s.running = root
+	s.forgetValidatedLocked()
+	return true, nil
 }
 
 // discardLocked resets the candidate to running (mu held).
 func (s *Store) discardLocked() {
 	s.candidate = s.running
 	clear(s.editors)
+	s.forgetValidatedLocked()
 }
 
 // DiscardChanges resets the candidate to the content of running (RFC 6241
@@ -335,8 +371,38 @@ func (s *Store) Validate(ds Datastore) error {
 	return s.validate(t)
 }
 
+// validate checks t. Trees are immutable and share what did not change, so
+// after a tree passed, the next one only needs the nodes it does not share
+// with it (unshared): a commit of 10 sessions into a table of 100k checks
+// 10, and the confirming commit of a tree that passed checks nothing.
 func (s *Store) validate(t ygot.GoStruct) error {
-	return validationErrors(s.codec.Validate(t, yangxml.ConfigData()))
+	s.mu.Lock()
+	base := s.validated
+	s.mu.Unlock()
+	if t == base {
+		return nil
+	}
+	target := t
+	if base != nil && reflect.TypeOf(base) == reflect.TypeOf(t) && !reflect.ValueOf(t).IsNil() {
+		target = unshared(s.rootInfo, reflect.ValueOf(t), reflect.ValueOf(base)).Interface().(ygot.GoStruct)
+	}
+	if err := validationErrors(s.codec.Validate(target, yangxml.ConfigData())); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.validated = t
+	s.mu.Unlock()
+	return nil
+}
+
+// forgetValidatedLocked drops the validated tree once no datastore holds
+// it any more, so it does not keep a whole old table alive (mu held).
+func (s *Store) forgetValidatedLocked() {
+	v := s.validated
+	if v == nil || v == s.running || v == s.candidate || (s.pending != nil && v == s.pending.rollback) {
+		return
+	}
+	s.validated = nil
 }
 
 // SessionClosed is called when a NETCONF session ends: its locks are
@@ -470,7 +536,7 @@ func (s *Store) EditConfig(ctx context.Context, sess Session, target Datastore, 
 				return err
 			}
 		}
-		changed := !reflect.DeepEqual(orig, work)
+		changed := !s.equalTrees(orig, work)
 		if target == Running && changed && s.apply != nil {
 			if err := s.apply(ctx, orig, work); err != nil {
 				return operationFailed("applying the configuration failed, running is unchanged: %v", err)
@@ -509,19 +575,18 @@ func (s *Store) checkWritable(target Datastore) error {
 	return nil
 }
 
-// applyEdit applies ed to a copy of orig.
+// applyEdit applies ed to a copy of orig that shares what the edit does
+// not touch with it.
 func (s *Store) applyEdit(orig ygot.GoStruct, ed *edit, op yangxml.Operation, keepGoing bool) (ygot.GoStruct, []*netconf.RPCError) {
-	var work ygot.GoStruct
+	var work reflect.Value
 	if op == yangxml.OpReplace {
-		work = s.newRoot()
+		work = reflect.ValueOf(s.newRoot())
 	} else {
-		work = s.deepCopy(orig)
+		work = shallow(reflect.ValueOf(orig))
 	}
 	a := &applier{ed: ed, keepGoing: keepGoing}
-	wv := reflect.ValueOf(work).Elem()
-	a.node(s.rootInfo, wv, reflect.ValueOf(orig).Elem(), reflect.ValueOf(ed.root), op, "", "")
-	prune(s.rootInfo, wv)
-	return work, a.errs
+	a.node(s.rootInfo, work.Elem(), reflect.ValueOf(orig).Elem(), reflect.ValueOf(ed.root), op, "", "")
+	return work.Interface().(ygot.GoStruct), a.errs
 }
 
 // Source is the source of <copy-config>: a datastore, or inline
@@ -588,7 +653,7 @@ func (s *Store) CopyConfig(ctx context.Context, sess Session, target Datastore, 
 	if err := s.validate(from); err != nil {
 		return err
 	}
-	if s.apply != nil && !reflect.DeepEqual(orig, from) {
+	if s.apply != nil && !s.equalTrees(orig, from) {
 		if err := s.apply(ctx, orig, from); err != nil {
 			return operationFailed("applying the configuration failed, running is unchanged: %v", err)
 		}

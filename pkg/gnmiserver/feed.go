@@ -15,23 +15,140 @@ import (
 // feedRetry is the pause before restarting Source.Updates after it failed.
 const feedRetry = time.Second
 
-// feed keeps the subscription cache in step with the source until ctx ends.
-// The first seeding's outcome is sent on synced; later failures of
+// DefaultFeedLinger is how long the subscription cache is kept fed after
+// the last subscriber left (WithFeedLinger).
+const DefaultFeedLinger = 10 * time.Second
+
+// SnapshotSource is a Source that can stream its current tree as
+// notifications (updates with paths relative to the root, like those of
+// Updates). The server then seeds the subscription cache from Snapshot
+// instead of converting the whole tree of Current at once, so seeding a
+// large table holds one batch of notifications in memory, not the table.
+type SnapshotSource interface {
+	Source
+	Snapshot(ctx context.Context, fn func([]*gpb.Notification) error) error
+}
+
+// The subscription cache only serves Subscribe, so it is fed only while
+// someone subscribes: the first Subscribe starts a feed run (Updates, then
+// the seeding, then the deltas) and waits until the cache is seeded; the
+// run stops when the last subscriber has been gone for the linger time. A
+// source whose table changes in bulk (100k sessions in one commit) then
+// pays nothing for gNMI when nobody watches.
+
+// feedRun is one run of the feed, from a first subscriber until it stops.
+type feedRun struct {
+	ready  chan struct{} // closed once the cache is seeded, or seeding failed
+	err    error         // the seeding's failure; set before ready is closed
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the run's goroutine ends
+}
+
+// useFeed makes sure the cache is fed and seeded, for a subscriber; every
+// successful call is paired with releaseFeed.
+func (s *Server) useFeed(ctx context.Context) error {
+	s.mu.Lock()
+	if s.feedCtx == nil || s.feedCtx.Err() != nil {
+		s.mu.Unlock()
+		return errors.New("the server is not serving")
+	}
+	s.users++
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
+	r := s.run
+	if r == nil {
+		fctx, cancel := context.WithCancel(s.feedCtx)
+		r = &feedRun{ready: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+		prev := s.last
+		s.run, s.last = r, r
+		go s.feed(fctx, r, prev)
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.ready:
+		if r.err == nil {
+			return nil
+		}
+		s.releaseFeed()
+		return r.err
+	case <-ctx.Done():
+		s.releaseFeed()
+		return ctx.Err()
+	}
+}
+
+// releaseFeed ends a subscriber's use of the feed.
+func (s *Server) releaseFeed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users--
+	if s.users > 0 || s.run == nil {
+		return
+	}
+	r := s.run
+	s.idle = time.AfterFunc(s.linger, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.users == 0 && s.run == r {
+			s.stopRunLocked()
+		}
+	})
+}
+
+// stopRunLocked stops the current run (mu held).
+func (s *Server) stopRunLocked() {
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
+	if s.run != nil {
+		s.run.cancel()
+		s.run = nil
+	}
+}
+
+// waitFeed waits until the last run's goroutine has ended.
+func (s *Server) waitFeed() {
+	s.mu.Lock()
+	r := s.last
+	s.mu.Unlock()
+	if r != nil {
+		<-r.done
+	}
+}
+
+// feed keeps the cache in step with the source until ctx ends. The
+// seeding's outcome is reported through r; later failures of
 // Source.Updates are logged and followed by a full resync.
-func (s *Server) feed(ctx context.Context, synced chan<- error) {
-	defer close(s.done)
+func (s *Server) feed(ctx context.Context, r *feedRun, prev *feedRun) {
+	defer close(r.done)
+	if prev != nil {
+		<-prev.done
+	}
+	// Whatever an earlier run left in the cache is stale; nobody is
+	// subscribed yet (they wait for ready), so a reset is enough.
+	s.cache.Reset(s.target)
 	first := true
 	for {
 		err := s.feedOnce(ctx, !first, func(err error) {
 			if first {
-				synced <- err
+				r.err = err
+				close(r.ready)
 				first = false
 			}
 		})
-		if ctx.Err() != nil {
-			return
+		if first { // cancelled before seeding was reported
+			r.err = fmt.Errorf("gnmiserver: feed stopped: %w", err)
+			close(r.ready)
 		}
-		if first { // the initial seeding failed and was reported
+		if r.err != nil || ctx.Err() != nil {
+			s.mu.Lock()
+			if s.run == r {
+				s.run = nil
+			}
+			s.mu.Unlock()
 			return
 		}
 		s.log.Warn("gnmi: source updates ended; resyncing", "err", err)
@@ -44,11 +161,11 @@ func (s *Server) feed(ctx context.Context, synced chan<- error) {
 }
 
 // feedOnce runs one Source.Updates session: it starts Updates, seeds the
-// cache from Current (removing what the cache held before when resync is
-// set), reports the seeding through seeded, then applies the deltas, which
-// were buffered meanwhile. Deltas that happened before Current are applied
-// again on top of it; they are absolute (set a value, delete a path), so the
-// cache converges to the source.
+// cache (Snapshot, or Current; removing what the cache held before when
+// resync is set), reports the seeding through seeded, then applies the
+// deltas, which were buffered meanwhile. Deltas that happened before the
+// seeding read are applied again on top of it; they are absolute (set a
+// value, delete a path), so the cache converges to the source.
 func (s *Server) feedOnce(ctx context.Context, resync bool, seeded func(error)) error {
 	uctx, ucancel := context.WithCancel(ctx)
 	defer ucancel()
@@ -64,10 +181,7 @@ func (s *Server) feedOnce(ctx context.Context, resync bool, seeded func(error)) 
 			}
 		})
 	}()
-	root, err := s.src.Current(ctx)
-	if err == nil {
-		err = s.seed(root, resync)
-	}
+	err := s.seed(ctx, resync)
 	if err != nil {
 		seeded(err)
 		ucancel()
@@ -99,9 +213,10 @@ func (s *Server) feedOnce(ctx context.Context, resync bool, seeded func(error)) 
 	}
 }
 
-// seed loads root into the cache. With resync, the top-level nodes are
-// deleted first (subscribers see the deletes, then the data again).
-func (s *Server) seed(root ygot.GoStruct, resync bool) error {
+// seed loads the source's current tree into the cache. With resync, the
+// top-level nodes are deleted first (subscribers see the deletes, then the
+// data again).
+func (s *Server) seed(ctx context.Context, resync bool) error {
 	if resync {
 		ts := s.timestamp(0)
 		d := &gpb.Notification{Timestamp: ts, Prefix: &gpb.Path{Target: s.target}}
@@ -113,6 +228,16 @@ func (s *Server) seed(root ygot.GoStruct, resync bool) error {
 				return fmt.Errorf("clearing cache: %w", err)
 			}
 		}
+	}
+	if ss, ok := s.src.(SnapshotSource); ok {
+		if err := ss.Snapshot(ctx, func(ns []*gpb.Notification) error { s.apply(ns); return nil }); err != nil {
+			return fmt.Errorf("reading the current tree: %w", err)
+		}
+		return nil
+	}
+	root, err := s.src.Current(ctx)
+	if err != nil {
+		return err
 	}
 	ns, err := ygot.TogNMINotifications(root, s.timestamp(0), ygot.GNMINotificationsConfig{UsePathElem: true})
 	if err != nil {
@@ -132,15 +257,18 @@ func (s *Server) seed(root ygot.GoStruct, resync bool) error {
 
 // apply feeds deltas from the source into the cache, with the server's
 // target and strictly increasing timestamps (so that a delete removes every
-// older leaf under its path).
+// older leaf under its path). The source's notification is not modified: a
+// new one with a copy of the prefix carries its updates and deletes (a
+// whole proto.Clone of every update was a large part of a bulk change's
+// cost; the cache copies what it keeps per leaf anyway).
 func (s *Server) apply(ns []*gpb.Notification) {
 	for _, n := range ns {
 		if n == nil {
 			continue
 		}
-		c := proto.Clone(n).(*gpb.Notification)
-		if c.Prefix == nil {
-			c.Prefix = &gpb.Path{}
+		c := &gpb.Notification{Timestamp: n.Timestamp, Update: n.Update, Delete: n.Delete, Atomic: n.Atomic, Prefix: &gpb.Path{}}
+		if n.Prefix != nil {
+			c.Prefix = proto.Clone(n.Prefix).(*gpb.Path)
 		}
 		c.Prefix.Target = s.target
 		if s.isModelOrigin(c.Prefix.Origin) {

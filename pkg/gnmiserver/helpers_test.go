@@ -32,12 +32,16 @@ import (
 
 // fakeSource is a Source over a flowstate.Device. Changes (Replace, add,
 // remove) are reported through Updates as ygot.Diff notifications, or as
-// given with push.
+// given with push. Like a device, it reports changes only while Updates
+// runs (the server reads Updates only while someone subscribes).
 type fakeSource struct {
 	mu         sync.Mutex
 	dev        *flowstate.Device
 	replaced   []*flowstate.Device
 	replaceErr error
+	currentErr error
+	currents   int                      // Current calls
+	listeners  int                      // Updates calls running
 	pushc      chan []*gpb.Notification // unbuffered: push waits for Updates
 }
 
@@ -62,7 +66,18 @@ func newFakeSource(t *testing.T) *fakeSource {
 func (f *fakeSource) Current(ctx context.Context) (ygot.GoStruct, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.currents++
+	if f.currentErr != nil {
+		return nil, f.currentErr
+	}
 	return ygot.DeepCopy(f.dev)
+}
+
+// listening reports how many Updates calls run.
+func (f *fakeSource) listening() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listeners
 }
 
 func (f *fakeSource) Replace(ctx context.Context, root ygot.GoStruct) error {
@@ -96,6 +111,14 @@ func (f *fakeSource) Replace(ctx context.Context, root ygot.GoStruct) error {
 }
 
 func (f *fakeSource) Updates(ctx context.Context, fn func([]*gpb.Notification) error) error {
+	f.mu.Lock()
+	f.listeners++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.listeners--
+		f.mu.Unlock()
+	}()
 	for {
 		select {
 		case ns := <-f.pushc:
@@ -109,6 +132,12 @@ func (f *fakeSource) Updates(ctx context.Context, fn func([]*gpb.Notification) e
 }
 
 func (f *fakeSource) send(ctx context.Context, ns []*gpb.Notification) error {
+	f.mu.Lock()
+	listening := f.listeners > 0
+	f.mu.Unlock()
+	if !listening {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	select {
@@ -308,11 +337,17 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func start(t *testing.T, opts ...gnmiserver.Option) *env {
 	t.Helper()
 	src := newFakeSource(t)
+	return startWith(t, src, src, opts...)
+}
+
+// startWith is start over source (fake is the fakeSource it is built on).
+func startWith(t *testing.T, source gnmiserver.Source, src *fakeSource, opts ...gnmiserver.Option) *env {
+	t.Helper()
 	schema, err := flowstate.Schema()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gnmiserver.New(src, schema, append([]gnmiserver.Option{gnmiserver.WithTarget("dut"), gnmiserver.WithLogger(quietLogger())}, opts...)...)
+	srv, err := gnmiserver.New(source, schema, append([]gnmiserver.Option{gnmiserver.WithTarget("dut"), gnmiserver.WithLogger(quietLogger())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

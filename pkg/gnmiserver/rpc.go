@@ -299,6 +299,15 @@ func checkSetValue(v *gpb.TypedValue) error {
 // Subscribe implements gpb.GNMIServer with the openconfig/gnmi subscribe
 // package over the cache.
 func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
+	if err := s.useFeed(stream.Context()); err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+			return err
+		}
+		return status.Errorf(codes.Unavailable, "reading the source: %v", err)
+	}
+	defer s.releaseFeed()
+	s.subs.Add(1)
+	defer s.subs.Add(-1)
 	return s.sub.Subscribe(&subStream{GNMI_SubscribeServer: stream, s: s})
 }
 

@@ -19,8 +19,11 @@
 //     serialised. The server does not feed its own Sets into the subscription
 //     cache: the Source reports the resulting deltas through Updates.
 //   - Subscribe is github.com/openconfig/gnmi/subscribe over a
-//     github.com/openconfig/gnmi/cache holding one target. The cache is seeded
-//     from Source.Current (ygot.TogNMINotifications) and then fed from
+//     github.com/openconfig/gnmi/cache holding one target. The cache is fed
+//     only while someone subscribes (and WithFeedLinger after the last one
+//     left): the first Subscribe seeds it from the source
+//     (SnapshotSource.Snapshot when the source has it, else Source.Current
+//     through ygot.TogNMINotifications) and waits for that, then it follows
 //     Source.Updates; deletes reach subscribers as per-leaf delete
 //     notifications. ONCE, POLL and STREAM are supported. Limits of that
 //     package: STREAM subscriptions are all on-change (SAMPLE's
@@ -42,9 +45,11 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openconfig/gnmi/cache"
+	"github.com/openconfig/gnmi/ctree"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/gnmi/subscribe"
 	"github.com/openconfig/ygot/ygot"
@@ -68,6 +73,8 @@ type Source interface {
 	// the root, no target) until ctx ends. It should start listening before
 	// it returns control to the scheduler for long, because the server
 	// seeds the subscription cache from Current after starting Updates.
+	// The server does not modify the notifications but keeps their updates
+	// and paths: the source must not change them after passing them to fn.
 	Updates(ctx context.Context, fn func([]*gpb.Notification) error) error
 }
 
@@ -83,6 +90,11 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithModels sets the models Capabilities reports. It is required unless the
 // schema is the flowstate one.
 func WithModels(m []*gpb.ModelData) Option { return func(s *Server) { s.models = m } }
+
+// WithFeedLinger sets how long the subscription cache stays fed after the
+// last subscriber left (default DefaultFeedLinger), so a subscriber that
+// comes back soon finds it seeded. 0 stops it at once.
+func WithFeedLinger(d time.Duration) Option { return func(s *Server) { s.linger = max(d, 0) } }
 
 // DefaultTarget is the target name when WithTarget is not given.
 const DefaultTarget = "sami"
@@ -110,7 +122,15 @@ type Server struct {
 	serving bool
 	closed  bool
 	cancel  context.CancelFunc
-	done    chan struct{} // closed when the feeder ends
+
+	// The feed (feed.go), under mu.
+	linger  time.Duration
+	feedCtx context.Context // Serve's; nil before Serve
+	run     *feedRun        // the running feed, nil when stopped
+	last    *feedRun        // the most recent run (a new one waits for it to end)
+	users   int             // Subscribe calls using the feed
+	idle    *time.Timer     // stops the run after the linger
+	subs    atomic.Int64    // subscribers registered: the cache's changes go to them only when there are some
 }
 
 // New builds a server over src. schema is the ygot schema of the tree
@@ -122,7 +142,7 @@ func New(src Source, schema *ytypes.Schema, opts ...Option) (*Server, error) {
 	if schema == nil || !schema.IsValid() || schema.RootSchema() == nil {
 		return nil, errors.New("gnmiserver: invalid schema")
 	}
-	s := &Server{src: src, schema: schema, target: DefaultTarget}
+	s := &Server{src: src, schema: schema, target: DefaultTarget, linger: DefaultFeedLinger}
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,7 +164,13 @@ func New(src Source, schema *ytypes.Schema, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.sub = sub
-	s.cache.SetClient(sub.Update)
+	// Without subscribers the changes stay in the cache: passing each leaf
+	// to the subscription matcher costs more than storing it.
+	s.cache.SetClient(func(l *ctree.Leaf) {
+		if s.subs.Load() > 0 {
+			sub.Update(l)
+		}
+	})
 	return s, nil
 }
 
@@ -169,10 +195,10 @@ func flowstateModels() []*gpb.ModelData {
 // Target returns the gNMI target name.
 func (s *Server) Target() string { return s.target }
 
-// Serve seeds the subscription cache from the source, then serves gRPC on ln
-// with creds until ctx ends, Close is called or ln fails. creds is required:
-// pass insecure.NewCredentials() explicitly for plaintext. Serve may be
-// called once.
+// Serve serves gRPC on ln with creds until ctx ends, Close is called or ln
+// fails; the subscription cache is fed while someone subscribes (see the
+// package doc). creds is required: pass insecure.NewCredentials()
+// explicitly for plaintext. Serve may be called once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, creds credentials.TransportCredentials) error {
 	if creds == nil {
 		return errors.New("gnmiserver: transport credentials are required (insecure.NewCredentials() for plaintext)")
@@ -189,25 +215,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, creds credentials.T
 	s.serving = true
 	fctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	s.done = make(chan struct{})
+	s.feedCtx = fctx
 	gs := grpc.NewServer(grpc.Creds(creds))
 	gpb.RegisterGNMIServer(gs, s)
 	s.grpc = gs
 	s.mu.Unlock()
 	defer cancel()
-
-	synced := make(chan error, 1)
-	go s.feed(fctx, synced)
-	select {
-	case err := <-synced:
-		if err != nil {
-			cancel()
-			<-s.done
-			gs.Stop()
-			return fmt.Errorf("gnmiserver: initial sync: %w", err)
-		}
-	case <-fctx.Done():
-		<-s.done
+	defer s.waitFeed()
+	if fctx.Err() != nil {
 		gs.Stop()
 		return ctx.Err()
 	}
@@ -224,7 +239,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, creds credentials.T
 	}()
 	err := gs.Serve(ln)
 	cancel()
-	<-s.done
 	if ctx.Err() != nil || errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}

@@ -63,11 +63,16 @@
 //
 // Every change of the table (Upsert: Created or Updated, also when the new
 // copy equals the old; Delete, Sweep: Destroyed; Touch: Updated) is sent to
-// every watcher. Events are queued per watcher in a bounded buffer
-// (WithWatchBuffer) and never block writers: a watcher whose buffer is full
-// is dropped and its Watch returns ErrOverflow after delivering the events
-// queued before, and the watcher must resynchronize with a Dump. Watch does
-// not replay the table.
+// every watcher. Events are queued per watcher and never block writers.
+// The events of one write (an Upsert or Delete batch, a Touch, a Sweep) are
+// queued whole, so a watcher that keeps up is never dropped for the size
+// of a write; a watcher that still has a full buffer (WithWatchBuffer) of
+// events queued when a write comes is dropped, and its Watch returns
+// ErrOverflow after delivering the events queued before: it must
+// resynchronize with a Dump. A queued event refers to the stored session
+// (a few words); its copy is made when it is delivered, on the watcher's
+// goroutine, with the timers as they were when the event happened. Watch
+// does not replay the table.
 //
 // # Faults
 //

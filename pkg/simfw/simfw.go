@@ -44,8 +44,9 @@ func (e *FeatureError) Error() string {
 
 func (e *FeatureError) Unwrap() error { return backend.ErrUnsupported }
 
-// DefaultWatchBuffer is the number of events queued per watcher before it is
-// dropped with ErrOverflow.
+// DefaultWatchBuffer is the number of events a watcher may have queued when
+// a write comes before it is dropped with ErrOverflow (the write's own
+// events are queued whole; see the package documentation).
 const DefaultWatchBuffer = 4096
 
 // Option configures a Firewall.
@@ -336,10 +337,7 @@ func (f *Firewall) Upsert(ctx context.Context, ss []*flow.Session) error {
 		if err := f.supports(id, s); err != nil {
 			return err
 		}
-		c, err := deepCopy(s)
-		if err != nil {
-			return fmt.Errorf("simfw: upsert: session %s: %w", id, err)
-		}
+		c := clone(s)
 		c.Id = ygot.String(id)
 		ids[i], copies[i] = id, c
 	}
@@ -383,6 +381,10 @@ func (f *Firewall) Upsert(ctx context.Context, ss []*flow.Session) error {
 		}
 	}
 	now := f.now()
+	var evs []pending
+	if len(f.watchers) > 0 {
+		evs = make([]pending, 0, applied)
+	}
 	for _, i := range order {
 		if i >= applied {
 			continue
@@ -396,8 +398,11 @@ func (f *Firewall) Upsert(ctx context.Context, ss []*flow.Session) error {
 			typ = backend.Updated
 		}
 		f.table[ids[i]] = e
-		f.emitLocked(typ, e, now)
+		if evs != nil {
+			evs = append(evs, pending{typ, e, now})
+		}
 	}
+	f.publishLocked(evs)
 	f.log.Debug("simfw: upsert", "sessions", len(ss), "applied", applied, "active", len(f.table))
 	if failPos >= 0 {
 		err := &backend.BatchError{Applied: applied, ID: ids[applied],
@@ -495,13 +500,17 @@ func (f *Firewall) Delete(ctx context.Context, ss []*flow.Session) error {
 	}
 	now := f.now()
 	n := 0
+	var evs []pending
 	for _, id := range ids {
 		if e, ok := f.table[id]; ok {
 			delete(f.table, id)
-			f.emitLocked(backend.Destroyed, e, now)
+			if len(f.watchers) > 0 {
+				evs = append(evs, pending{backend.Destroyed, e, now})
+			}
 			n++
 		}
 	}
+	f.publishLocked(evs)
 	f.log.Debug("simfw: delete", "sessions", len(ss), "deleted", n, "active", len(f.table))
 	return nil
 }
@@ -519,7 +528,7 @@ func (f *Firewall) Touch(id string, packets, bytes uint64) bool {
 		return false
 	}
 	now := f.now()
-	s := mustCopy(e.s) // copy on write: e.s may be in use by readers
+	s := clone(e.s) // copy on write: e.s may be in use by readers
 	o := s.GetOrCreateCounters().GetOrCreateOriginal()
 	o.Packets = ygot.Uint64(o.GetPackets() + packets)
 	o.Bytes = ygot.Uint64(o.GetBytes() + bytes)
@@ -535,7 +544,7 @@ func (f *Firewall) Touch(id string, packets, bytes uint64) bool {
 		// keep the deadline: Remaining is recomputed from it on reads
 	}
 	f.table[id] = ne
-	f.emitLocked(backend.Updated, ne, now)
+	f.publishLocked([]pending{{backend.Updated, ne, now}})
 	return true
 }
 
@@ -552,11 +561,15 @@ func (f *Firewall) Sweep() int {
 		}
 	}
 	slices.Sort(dead)
+	var evs []pending
 	for _, id := range dead {
 		e := f.table[id]
 		delete(f.table, id)
-		f.emitLocked(backend.Destroyed, e, now)
+		if len(f.watchers) > 0 {
+			evs = append(evs, pending{backend.Destroyed, e, now})
+		}
 	}
+	f.publishLocked(evs)
 	if len(dead) > 0 {
 		f.log.Debug("simfw: expired", "sessions", len(dead), "active", len(f.table))
 	}
@@ -600,7 +613,7 @@ func (f *Firewall) Close() error {
 // view returns a copy of the stored session with timers/remaining counted
 // down to now.
 func (e *entry) view(now time.Time) *flow.Session {
-	c := mustCopy(e.s)
+	c := clone(e.s)
 	if !e.deadline.IsZero() {
 		c.GetOrCreateTimers().Remaining = ygot.Uint32(remaining(e.deadline, now))
 	}
@@ -613,22 +626,4 @@ func remaining(deadline, now time.Time) uint32 {
 		return 0
 	}
 	return uint32(min(d/time.Second, math.MaxUint32))
-}
-
-// mustCopy copies a stored session, which was copied successfully on the
-// way in.
-func mustCopy(s *flow.Session) *flow.Session {
-	c, err := deepCopy(s)
-	if err != nil {
-		panic(fmt.Sprintf("simfw: copy stored session: %v", err))
-	}
-	return c
-}
-
-func deepCopy(s *flow.Session) (*flow.Session, error) {
-	c, err := ygot.DeepCopy(s)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*flow.Session), nil
 }

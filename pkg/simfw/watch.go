@@ -2,15 +2,29 @@ package simfw
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/sami-netops/sami/pkg/backend"
 )
 
+// watcher is one Watch call's queue. Events refer to the stored entries
+// (immutable) and the time they happened; the session copy each event
+// carries is made when it is delivered, on the watcher's goroutine, not
+// while the table is locked.
 type watcher struct {
-	ch   chan backend.Event
+	mu    sync.Mutex
+	queue []pending
+
+	wake chan struct{} // 1-buffered: the queue has events
 	done chan struct{} // closed when the firewall drops the watcher
 	err  error         // why; set before done is closed
+}
+
+type pending struct {
+	typ backend.EventType
+	e   *entry
+	at  time.Time
 }
 
 // Watch implements backend.Backend; see the package documentation. It
@@ -21,7 +35,7 @@ func (f *Firewall) Watch(ctx context.Context, fn func(backend.Event) error) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := &watcher{ch: make(chan backend.Event, f.watchBuf), done: make(chan struct{})}
+	w := &watcher{wake: make(chan struct{}, 1), done: make(chan struct{})}
 	f.mu.Lock()
 	switch {
 	case f.closed:
@@ -39,55 +53,67 @@ func (f *Firewall) Watch(ctx context.Context, fn func(backend.Event) error) erro
 		f.mu.Unlock()
 	}()
 
-	deliver := func(ev backend.Event) error {
-		c, err := deepCopy(ev.Session)
-		if err != nil {
-			return err
-		}
-		ev.Session = c
-		return fn(ev)
-	}
+	var spare []pending
 	for {
+		w.mu.Lock()
+		batch := w.queue
+		w.queue = spare[:0]
+		w.mu.Unlock()
+		for i, p := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := fn(backend.Event{Type: p.typ, Session: p.e.view(p.at)})
+			batch[i] = pending{} // let the entry go
+			if err != nil {
+				return err
+			}
+		}
+		spare = batch
+		if len(batch) > 0 {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case ev := <-w.ch:
-			if err := deliver(ev); err != nil {
-				return err
-			}
+		case <-w.wake:
 		case <-w.done:
 			// Deliver what was queued before the stream broke.
-			for {
-				select {
-				case ev := <-w.ch:
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-					if err := deliver(ev); err != nil {
-						return err
-					}
-				default:
-					return w.err
-				}
+			w.mu.Lock()
+			empty := len(w.queue) == 0
+			w.mu.Unlock()
+			if empty {
+				return w.err
 			}
 		}
 	}
 }
 
-// emitLocked queues an event for every watcher; f.mu is held for writing.
-// The event carries one copy of the session shared by the watchers' queues,
-// never mutated (Watch copies it again for fn).
-func (f *Firewall) emitLocked(typ backend.EventType, e *entry, now time.Time) {
-	if len(f.watchers) == 0 {
+// publishLocked queues the events of one write (a batch, a touch, a sweep)
+// for every watcher; f.mu is held for writing. A watcher is dropped with
+// ErrOverflow when it still has a full buffer of events queued when the
+// write comes: a batch is queued whole, so a watcher that keeps up is never
+// dropped for the size of a single write (the events refer to the stored
+// entries, so a queued batch costs a few words a session, not a copy).
+func (f *Firewall) publishLocked(evs []pending) {
+	if len(evs) == 0 {
 		return
 	}
-	ev := backend.Event{Type: typ, Session: e.view(now)}
 	for w := range f.watchers {
-		select {
-		case w.ch <- ev:
-		default:
+		w.mu.Lock()
+		full := len(w.queue) >= f.watchBuf
+		if !full {
+			w.queue = append(w.queue, evs...)
+		}
+		w.mu.Unlock()
+		if full {
 			f.dropLocked(w, ErrOverflow)
 			f.log.Info("simfw: watcher dropped", "err", ErrOverflow)
+			continue
+		}
+		select {
+		case w.wake <- struct{}{}:
+		default:
 		}
 	}
 }
