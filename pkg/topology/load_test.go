@@ -39,7 +39,7 @@ func TestLoadLab(t *testing.T) {
 			Timeout: 20 * time.Second, Line: 17}},
 		{"edge", Device{Name: "edge", Address: "203.0.113.1:830", Driver: "ietf-nat", Protocol: "netconf", Domain: "partner",
 			Credentials: Credentials{User: "admin", PasswordEnv: "EDGE_PASSWORD", InsecureIgnoreHostKey: true},
-			Options:     map[string]string{"instance": "main"}, Timeout: 20 * time.Second, Line: 26}},
+			Options:     map[string]string{"instance-id": "1"}, Timeout: 20 * time.Second, Line: 26}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,8 +67,8 @@ func TestLoadLab(t *testing.T) {
 	}
 	// Accessors hand out copies.
 	d, _ := inv.Device("edge")
-	d.Options["instance"] = "changed"
-	if d2, _ := inv.Device("edge"); d2.Options["instance"] != "main" {
+	d.Options["instance-id"] = "changed"
+	if d2, _ := inv.Device("edge"); d2.Options["instance-id"] != "1" {
 		t.Error("Device returned a map shared with the inventory")
 	}
 }
