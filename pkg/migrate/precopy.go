@@ -152,8 +152,12 @@ func (r *run) precopy(ctx context.Context) error {
 		if err := r.step(ctx, PhaseRound, "", &stepData{Sessions: len(ds)}); err != nil {
 			return err
 		}
-		if err := r.installRound(ctx, ds); err != nil {
-			return err
+		// An empty round writes nothing (installRound reads nil as the
+		// first round: the whole snapshot again).
+		if len(ds) > 0 {
+			if err := r.installRound(ctx, ds); err != nil {
+				return err
+			}
 		}
 		if len(ds) <= o.SmallDelta {
 			break
@@ -192,8 +196,11 @@ func (r *run) precopy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.installRound(ctx, final); err != nil {
-		return err
+	r.rep.FreezeDelta = len(final)
+	if len(final) > 0 {
+		if err := r.installRound(ctx, final); err != nil {
+			return err
+		}
 	}
 	r.rep.Blackout = time.Since(t0)
 	r.rep.addTiming(PhaseFreeze, r.rep.Blackout)

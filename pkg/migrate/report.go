@@ -94,6 +94,8 @@ type Report struct {
 	// and the rounds copied while traffic flowed.
 	Blackout time.Duration `json:"blackout,omitempty"`
 	Rounds   int           `json:"rounds,omitempty"`
+	// FreezeDelta counts the changes written inside the freeze window.
+	FreezeDelta int `json:"freeze-delta,omitempty"`
 	// Late counts sessions whose change reached the orchestrator only by the
 	// read after the freeze (their flows waited longer than Blackout).
 	Late int `json:"late,omitempty"`
