@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 
 	"github.com/openconfig/ygot/ygot"
@@ -65,7 +66,7 @@ func New(ctx context.Context, b backend.Backend, opts ...Option) (*Agent, error)
 	}
 	a.codec = codec
 	a.store, err = datastore.New(codec, func() ygot.GoStruct { return &flowstate.Device{} },
-		datastore.WithApply(a.apply), datastore.WithLogger(a.log))
+		datastore.WithApply(a.apply), datastore.WithLogger(a.log), datastore.WithMapClone(cloneSessions))
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +74,25 @@ func New(ctx context.Context, b backend.Backend, opts ...Option) (*Agent, error)
 		return nil, fmt.Errorf("agent: reading the %s table: %w", b.Name(), err)
 	}
 	return a, nil
+}
+
+// SharedDumper is a backend that can read its table without deep copies
+// (simfw.Firewall): the sessions it hands out share their parts with the
+// table, which never changes them, so the caller may keep them and set the
+// sessions' own fields but must not change what they point to. The agent
+// reads the table this way when the backend offers it: its datastores
+// never change a tree in place (edits copy what they change) and its
+// replies only read.
+type SharedDumper interface {
+	DumpShared(ctx context.Context, fn func(*flow.Session) error) error
+}
+
+// dump reads the table, shared when the backend can.
+func (a *Agent) dump(ctx context.Context, fn func(*flow.Session) error) error {
+	if sd, ok := a.b.(SharedDumper); ok {
+		return sd.DumpShared(ctx, fn)
+	}
+	return a.b.Dump(ctx, fn)
 }
 
 // Store is the agent's datastores.
@@ -92,7 +112,7 @@ func (a *Agent) Sync(ctx context.Context) error {
 	_, err := a.store.RefreshRunning(ctx, func(ctx context.Context) (ygot.GoStruct, error) {
 		d := &flowstate.Device{}
 		sessions := d.GetOrCreateFlowState().GetOrCreateSessions()
-		err := a.b.Dump(ctx, func(s *flow.Session) error {
+		err := a.dump(ctx, func(s *flow.Session) error {
 			s.Counters = nil
 			return sessions.AppendSession(s)
 		})
@@ -102,11 +122,13 @@ func (a *Agent) Sync(ctx context.Context) error {
 }
 
 // Live reads the device as <get> shows it: every session with its counters,
-// and the capabilities.
+// and the capabilities. The tree is the caller's, but with a SharedDumper
+// backend its sessions share their parts with the device's table: read
+// them, or copy before changing anything below a session's own fields.
 func (a *Agent) Live(ctx context.Context) (*flowstate.Device, error) {
 	d := &flowstate.Device{}
 	sessions := d.GetOrCreateFlowState().GetOrCreateSessions()
-	if err := a.b.Dump(ctx, func(s *flow.Session) error { return sessions.AppendSession(s) }); err != nil {
+	if err := a.dump(ctx, func(s *flow.Session) error { return sessions.AppendSession(s) }); err != nil {
 		return nil, err
 	}
 	caps, err := a.b.Capabilities(ctx)
@@ -128,24 +150,49 @@ func sessionsOf(t ygot.GoStruct) map[string]*flow.Session {
 	return nil // no sessions container (an edit that removed the last one)
 }
 
+// cloneSessions is the datastore's fast copy of the sessions list.
+func cloneSessions(m any) (any, bool) {
+	s, ok := m.(map[string]*flow.Session)
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(s), true
+}
+
 // apply writes the difference between two configurations to the device
 // (the datastore's apply hook). On failure what was applied is undone and
 // running stays as it was. The datastore's trees share the sessions an
-// edit did not touch, so most sessions are told apart by their pointer.
+// edit did not touch, so most sessions are told apart by their pointer,
+// and when the datastore knows which ones an edit touched only those are
+// looked at (a commit of a few sessions into a table of 100k).
 func (a *Agent) apply(ctx context.Context, from, to ygot.GoStruct) error {
 	old, nw := sessionsOf(from), sessionsOf(to)
 	var upsert, removed []*flow.Session
-	for id, s := range nw {
-		prev, ok := old[id]
+	diff := func(id string) {
+		prev, inOld := old[id]
+		s, inNew := nw[id]
 		switch {
-		case ok && prev == s:
-		case !ok, !reflect.DeepEqual(prev, s):
+		case !inNew:
+			if inOld {
+				removed = append(removed, prev)
+			}
+		case inOld && prev == s:
+		case !inOld, !reflect.DeepEqual(prev, s):
 			upsert = append(upsert, s)
 		}
 	}
-	for id, s := range old {
-		if _, ok := nw[id]; !ok {
-			removed = append(removed, s)
+	if keys, ok := a.store.ListChanges(old, nw); ok {
+		for _, k := range keys {
+			diff(k.(string))
+		}
+	} else {
+		for id := range nw {
+			diff(id)
+		}
+		for id, s := range old {
+			if _, ok := nw[id]; !ok {
+				removed = append(removed, s)
+			}
 		}
 	}
 	a.log.Info("applying a commit to the device", "backend", a.b.Name(), "upsert", len(upsert), "delete", len(removed))

@@ -27,7 +27,7 @@ func (a *Agent) GNMI() *GNMISource { return &GNMISource{a: a} }
 type GNMISource struct{ a *Agent }
 
 // Current is the live tree: every session with its counters and the
-// capabilities.
+// capabilities (see Agent.Live: read-only below the sessions).
 func (g *GNMISource) Current(ctx context.Context) (ygot.GoStruct, error) {
 	return g.a.Live(ctx)
 }
@@ -87,7 +87,7 @@ func (g *GNMISource) Snapshot(ctx context.Context, fn func([]*gpb.Notification) 
 		return err
 	}
 	batch := make([]*gpb.Notification, 0, snapshotBatch)
-	err = g.a.b.Dump(ctx, func(s *flow.Session) error {
+	err = g.a.dump(ctx, func(s *flow.Session) error {
 		n, err := notification(backend.Event{Type: backend.Updated, Session: s})
 		if err != nil {
 			return err

@@ -123,6 +123,7 @@ func (s *Store) Commit(ctx context.Context, sess Session, o CommitOptions) error
 	default:
 		s.log.Info("commit", "session", sess)
 	}
+	s.tidyLocked()
 	return nil
 }
 
@@ -186,7 +187,7 @@ func (s *Store) rollback(ctx context.Context, reason string, check func(*pending
 	if len(s.editors) == 0 {
 		s.candidate = to
 	}
-	s.forgetValidatedLocked()
+	s.tidyLocked()
 	s.log.Info("confirmed commit rolled back", "reason", reason, "session", p.owner)
 	return nil
 }
@@ -227,6 +228,7 @@ func (s *Store) ReplaceRunning(ctx context.Context, sess Session, root ygot.GoSt
 		s.candidate = root
 	}
 	s.running = root
+	s.tidyLocked()
 	return nil
 }
 

@@ -322,6 +322,22 @@ type applier struct {
 	ed        *edit
 	errs      []*netconf.RPCError
 	keepGoing bool
+	inEntry   bool       // below a list entry
+	lists     []listEdit // how the lists outside list entries were made
+	mapClone  func(any) (any, bool)
+}
+
+// copyMap is a shallow copy of the list map m, made by the Store's
+// WithMapClone when it knows the type.
+func (a *applier) copyMap(m reflect.Value) reflect.Value {
+	if a.mapClone != nil {
+		if c, ok := a.mapClone(m.Interface()); ok {
+			if cv := reflect.ValueOf(c); cv.Type() == m.Type() {
+				return cv
+			}
+		}
+	}
+	return copyMap(m)
 }
 
 func (a *applier) fail(e *netconf.RPCError) bool {
@@ -334,12 +350,12 @@ func (a *applier) fail(e *netconf.RPCError) bool {
 // corresponding struct of the original target (invalid when the node did
 // not exist), against which create/delete/none check existence. It returns
 // false to stop.
-func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Operation, path, mod string) bool {
+func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Operation, path *dataPath, mod string) bool {
 	for _, bl := range a.ed.bare[ev.Pointer()] {
 		f := fieldByIndex(si, bl.field)
-		p := path + "/" + nodeName(f, mod)
+		p := path.child(nodeName(f, mod))
 		if bl.op == yangxml.OpDelete && (!old.IsValid() || old.Field(f.index).IsZero()) {
-			if a.fail(dataMissing(p)) {
+			if a.fail(dataMissing(p.String())) {
 				return false
 			}
 			continue
@@ -351,7 +367,7 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 		if efv.IsZero() {
 			continue
 		}
-		p := path + "/" + nodeName(f, mod)
+		p := path.child(nodeName(f, mod))
 		var ofv reflect.Value
 		if old.IsValid() {
 			ofv = old.Field(f.index)
@@ -366,7 +382,7 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 				dfv.Set(cloneValue(efv))
 			case yangxml.OpCreate:
 				if exists {
-					if a.fail(dataExists(p)) {
+					if a.fail(dataExists(p.String())) {
 						return false
 					}
 					continue
@@ -374,7 +390,7 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 				dfv.Set(cloneValue(efv))
 			case yangxml.OpDelete:
 				if !exists {
-					if a.fail(dataMissing(p)) {
+					if a.fail(dataMissing(p.String())) {
 						return false
 					}
 					continue
@@ -394,7 +410,7 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 				switch eop {
 				case yangxml.OpMerge, yangxml.OpReplace, yangxml.OpCreate:
 					if eop == yangxml.OpCreate && exists {
-						if a.fail(dataExists(p + "[.=" + quote(keyText(val)) + "]")) {
+						if a.fail(dataExists(p.String() + "[.=" + quote(keyText(val)) + "]")) {
 							return false
 						}
 						continue
@@ -404,7 +420,7 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 					}
 				case yangxml.OpDelete, yangxml.OpRemove:
 					if eop == yangxml.OpDelete && !exists {
-						if a.fail(dataMissing(p + "[.=" + quote(keyText(val)) + "]")) {
+						if a.fail(dataMissing(p.String() + "[.=" + quote(keyText(val)) + "]")) {
 							return false
 						}
 						continue
@@ -430,10 +446,13 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 				dfv.SetZero()
 			}
 		case kindList:
+			var from reflect.Value
 			if !dfv.IsNil() {
-				dfv.Set(copyMap(dfv)) // shared
+				from = reflect.ValueOf(dfv.Interface())
+				dfv.Set(a.copyMap(from)) // shared
 			}
-			for _, k := range sortedKeys(efv) {
+			keys := sortedKeys(efv)
+			for _, k := range keys {
 				entry := efv.MapIndex(k)
 				eop := a.opOf(opKey{entry.Pointer(), -1, -1}, op)
 				var oe reflect.Value
@@ -461,12 +480,19 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 					}
 					dfv.SetMapIndex(k, n)
 				}
-				if !a.subtree(f.elem, cur, oe, entry, eop, p+f.predicates(k), f.module, set) {
+				inEntry := a.inEntry
+				a.inEntry = true
+				ok := a.subtree(f.elem, cur, oe, entry, eop, p.entry(f, k), f.module, set)
+				a.inEntry = inEntry
+				if !ok {
 					return false
 				}
 			}
 			if !dfv.IsNil() && dfv.Len() == 0 {
 				dfv.SetZero()
+			}
+			if !a.inEntry && from.IsValid() && !dfv.IsNil() {
+				a.lists = append(a.lists, listEdit{m: reflect.ValueOf(dfv.Interface()), from: from, keys: keys})
 			}
 		}
 	}
@@ -477,19 +503,19 @@ func (a *applier) node(si *structInfo, dst, old, ev reflect.Value, op yangxml.Op
 // pointer in the working copy (nil when absent), old the original struct
 // (invalid when absent), ev the edit's pointer; set stores a new pointer
 // (nil to delete) in the working copy.
-func (a *applier) subtree(si *structInfo, cur, old, ev reflect.Value, op yangxml.Operation, path, mod string, set func(reflect.Value)) bool {
+func (a *applier) subtree(si *structInfo, cur, old, ev reflect.Value, op yangxml.Operation, path *dataPath, mod string, set func(reflect.Value)) bool {
 	exists := old.IsValid()
 	switch op {
 	case yangxml.OpDelete:
 		if !exists {
-			return !a.fail(dataMissing(path))
+			return !a.fail(dataMissing(path.String()))
 		}
 		set(reflect.Zero(ev.Type()))
 	case yangxml.OpRemove:
 		set(reflect.Zero(ev.Type()))
 	case yangxml.OpCreate:
 		if exists {
-			return !a.fail(dataExists(path))
+			return !a.fail(dataExists(path.String()))
 		}
 		if !a.ed.below[ev.Pointer()] {
 			set(adopt(si, ev))
@@ -516,7 +542,7 @@ func (a *applier) subtree(si *structInfo, cur, old, ev reflect.Value, op yangxml
 		return a.node(si, cur.Elem(), old, ev, yangxml.OpMerge, path, mod)
 	case opNone:
 		if !exists || cur.IsNil() {
-			return !a.fail(dataMissing(path))
+			return !a.fail(dataMissing(path.String()))
 		}
 		cur = shallow(cur)
 		set(cur)
@@ -611,6 +637,32 @@ func quote(s string) string {
 		return `"` + s + `"`
 	}
 	return "'" + s + "'"
+}
+
+// dataPath is the data path of a node of an edit, rendered only for an
+// error (an edit of 100k sessions formatted 100k key predicates for
+// nothing).
+type dataPath struct {
+	parent *dataPath
+	name   string     // "/name", or "" for the root
+	list   *fieldInfo // a list entry: its list and key
+	key    reflect.Value
+}
+
+func (p *dataPath) child(name string) *dataPath { return &dataPath{parent: p, name: "/" + name} }
+
+func (p *dataPath) entry(f *fieldInfo, k reflect.Value) *dataPath {
+	return &dataPath{parent: p, list: f, key: k}
+}
+
+func (p *dataPath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.list != nil {
+		return p.parent.String() + p.list.predicates(p.key)
+	}
+	return p.parent.String() + p.name
 }
 
 func dataExists(path string) *netconf.RPCError {

@@ -44,12 +44,13 @@ func (s *Store) equalTrees(a, b ygot.GoStruct) bool {
 	if av.Type() != bv.Type() || av.IsNil() || bv.IsNil() {
 		return reflect.DeepEqual(a, b)
 	}
-	return equalStruct(s.rootInfo, av.Elem(), bv.Elem())
+	return equalStruct(s.rootInfo, av.Elem(), bv.Elem(), &s.lin)
 }
 
 // equalStruct compares two structs of type si field by field; fields
-// without a schema node are compared with reflect.DeepEqual.
-func equalStruct(si *structInfo, a, b reflect.Value) bool {
+// without a schema node are compared with reflect.DeepEqual. A list whose
+// maps have a lineage (lin) is compared on the keys it touched.
+func equalStruct(si *structInfo, a, b reflect.Value, lin *lineages) bool {
 	if len(si.fields) != a.NumField() {
 		return reflect.DeepEqual(a.Interface(), b.Interface())
 	}
@@ -57,11 +58,11 @@ func equalStruct(si *structInfo, a, b reflect.Value) bool {
 		av, bv := a.Field(f.index), b.Field(f.index)
 		switch f.kind {
 		case kindContainer:
-			if !equalPtr(f.elem, av, bv) {
+			if !equalPtr(f.elem, av, bv, lin) {
 				return false
 			}
 		case kindList:
-			if !equalMap(f.elem, av, bv) {
+			if !equalMap(f.elem, av, bv, lin) {
 				return false
 			}
 		default:
@@ -73,27 +74,36 @@ func equalStruct(si *structInfo, a, b reflect.Value) bool {
 	return true
 }
 
-func equalPtr(si *structInfo, a, b reflect.Value) bool {
+func equalPtr(si *structInfo, a, b reflect.Value, lin *lineages) bool {
 	switch {
 	case a.Pointer() == b.Pointer():
 		return true
 	case a.IsNil() || b.IsNil():
 		return false
 	}
-	return equalStruct(si, a.Elem(), b.Elem())
+	return equalStruct(si, a.Elem(), b.Elem(), lin)
 }
 
-func equalMap(si *structInfo, a, b reflect.Value) bool {
+func equalMap(si *structInfo, a, b reflect.Value, lin *lineages) bool {
 	switch {
 	case a.IsNil() != b.IsNil() || a.Len() != b.Len():
 		return false
 	case a.Pointer() == b.Pointer():
 		return true
 	}
+	if keys, ok := lin.changed(a, b); ok {
+		for _, k := range keys {
+			ae, be := a.MapIndex(k), b.MapIndex(k)
+			if ae.IsValid() != be.IsValid() || (ae.IsValid() && !equalPtr(si, ae, be, lin)) {
+				return false
+			}
+		}
+		return true
+	}
 	it := a.MapRange()
 	for it.Next() {
 		be := b.MapIndex(it.Key())
-		if !be.IsValid() || !equalPtr(si, it.Value(), be) {
+		if !be.IsValid() || !equalPtr(si, it.Value(), be, lin) {
 			return false
 		}
 	}
@@ -140,8 +150,9 @@ func equalLeaf(a, b reflect.Value) bool {
 // pointer). Validation checks each node on its own (mandatory children,
 // values, keys), so a node shared with a valid tree is valid; the
 // containers on the way are kept (with their leaves) so the paths and the
-// mandatory checks of what remains stay those of t.
-func unshared(si *structInfo, t, base reflect.Value) reflect.Value {
+// mandatory checks of what remains stay those of t. A list whose maps have
+// a lineage is looked at on the keys it touched only.
+func unshared(si *structInfo, t, base reflect.Value, lin *lineages) reflect.Value {
 	n := shallow(t)
 	for _, f := range si.fields {
 		fv := n.Elem().Field(f.index)
@@ -153,22 +164,34 @@ func unshared(si *structInfo, t, base reflect.Value) reflect.Value {
 			bf = base.Elem().Field(f.index)
 		}
 		if f.kind == kindContainer {
-			fv.Set(unshared(f.elem, fv, bf))
+			fv.Set(unshared(f.elem, fv, bf, lin))
 			continue
 		}
-		if bf.IsValid() && !bf.IsNil() && bf.Pointer() == fv.Pointer() {
+		hasBase := bf.IsValid() && !bf.IsNil()
+		if hasBase && bf.Pointer() == fv.Pointer() {
 			fv.SetZero()
 			continue
 		}
 		m := reflect.MakeMap(fv.Type())
-		it := fv.MapRange()
-		for it.Next() {
-			if bf.IsValid() && !bf.IsNil() {
-				if be := bf.MapIndex(it.Key()); be.IsValid() && be.Pointer() == it.Value().Pointer() {
-					continue
+		keep := func(k, e reflect.Value) {
+			if hasBase {
+				if be := bf.MapIndex(k); be.IsValid() && be.Pointer() == e.Pointer() {
+					return
 				}
 			}
-			m.SetMapIndex(it.Key(), it.Value())
+			m.SetMapIndex(k, e)
+		}
+		if keys, ok := lin.changed(fv, bf); hasBase && ok {
+			for _, k := range keys {
+				if e := fv.MapIndex(k); e.IsValid() {
+					keep(k, e)
+				}
+			}
+		} else {
+			it := fv.MapRange()
+			for it.Next() {
+				keep(it.Key(), it.Value())
+			}
 		}
 		if m.Len() == 0 {
 			fv.SetZero()

@@ -63,6 +63,13 @@ func WithAfterFunc(f func(d time.Duration, fn func()) Timer) Option {
 // the target (the :writable-running capability).
 func WithWritableRunning() Option { return func(s *Store) { s.writableRunning = true } }
 
+// WithMapClone gives the Store a fast shallow copy of list maps of the
+// types clone knows (maps.Clone of the concrete type), reporting false for
+// the others: an edit copies the map of every list it changes, and a copy
+// through reflection rehashes every key (20 times slower for 100k
+// entries).
+func WithMapClone(clone func(m any) (any, bool)) Option { return func(s *Store) { s.mapClone = clone } }
+
 // WithInitialRunning sets the initial content of running (and candidate),
 // e.g. what the backend holds at start-up. The tree is copied.
 func WithInitialRunning(root ygot.GoStruct) Option { return func(s *Store) { s.initial = root } }
@@ -88,6 +95,7 @@ type Store struct {
 	afterFunc       func(time.Duration, func()) Timer
 	writableRunning bool
 	initial         ygot.GoStruct
+	mapClone        func(any) (any, bool)
 
 	change chan struct{}
 
@@ -99,6 +107,7 @@ type Store struct {
 	pending   *pending // confirmed commit waiting for confirmation
 	nextID    uint64
 	validated ygot.GoStruct // the last tree that passed validation (see validate)
+	lin       lineages      // how list maps were made from others (lineage.go)
 }
 
 // New returns a Store whose datastores are empty trees made by newRoot
@@ -303,7 +312,7 @@ func (s *Store) SyncRunning(root ygot.GoStruct) bool {
 		s.candidate = root
 	}
 	s.running = root
-	s.forgetValidatedLocked()
+	s.tidyLocked()
 	return true
 }
 
@@ -336,7 +345,7 @@ func (s *Store) RefreshRunning(ctx context.Context, read func(context.Context) (
 		s.candidate = root
 	}
 	s.running = root
-	s.forgetValidatedLocked()
+	s.tidyLocked()
 	return true, nil
 }
 
@@ -344,7 +353,7 @@ func (s *Store) RefreshRunning(ctx context.Context, read func(context.Context) (
 func (s *Store) discardLocked() {
 	s.candidate = s.running
 	clear(s.editors)
-	s.forgetValidatedLocked()
+	s.tidyLocked()
 }
 
 // DiscardChanges resets the candidate to the content of running (RFC 6241
@@ -384,7 +393,7 @@ func (s *Store) validate(t ygot.GoStruct) error {
 	}
 	target := t
 	if base != nil && reflect.TypeOf(base) == reflect.TypeOf(t) && !reflect.ValueOf(t).IsNil() {
-		target = unshared(s.rootInfo, reflect.ValueOf(t), reflect.ValueOf(base)).Interface().(ygot.GoStruct)
+		target = unshared(s.rootInfo, reflect.ValueOf(t), reflect.ValueOf(base), &s.lin).Interface().(ygot.GoStruct)
 	}
 	if err := validationErrors(s.codec.Validate(target, yangxml.ConfigData())); err != nil {
 		return err
@@ -393,16 +402,6 @@ func (s *Store) validate(t ygot.GoStruct) error {
 	s.validated = t
 	s.mu.Unlock()
 	return nil
-}
-
-// forgetValidatedLocked drops the validated tree once no datastore holds
-// it any more, so it does not keep a whole old table alive (mu held).
-func (s *Store) forgetValidatedLocked() {
-	v := s.validated
-	if v == nil || v == s.running || v == s.candidate || (s.pending != nil && v == s.pending.rollback) {
-		return
-	}
-	s.validated = nil
 }
 
 // SessionClosed is called when a NETCONF session ends: its locks are
@@ -521,7 +520,7 @@ func (s *Store) EditConfig(ctx context.Context, sess Session, target Datastore, 
 		if locked && holder != sess {
 			return inUse(target, holder)
 		}
-		work, errs := s.applyEdit(orig, ed, op, o.ErrorOption == ContinueOnError)
+		work, lists, errs := s.applyEdit(orig, ed, op, o.ErrorOption == ContinueOnError)
 		if len(errs) > 0 && o.ErrorOption != ContinueOnError {
 			return joinRPC(errs)
 		}
@@ -558,6 +557,8 @@ func (s *Store) EditConfig(ctx context.Context, sess Session, target Datastore, 
 				s.candidate = work
 				s.editors[sess] = true
 			}
+			s.lin.add(lists)
+			s.tidyLocked()
 		}
 		s.mu.Unlock()
 		s.log.Info("edit-config", "session", sess, "target", target, "changed", changed, "errors", len(errs))
@@ -576,17 +577,17 @@ func (s *Store) checkWritable(target Datastore) error {
 }
 
 // applyEdit applies ed to a copy of orig that shares what the edit does
-// not touch with it.
-func (s *Store) applyEdit(orig ygot.GoStruct, ed *edit, op yangxml.Operation, keepGoing bool) (ygot.GoStruct, []*netconf.RPCError) {
+// not touch with it, and reports how it made its large lists.
+func (s *Store) applyEdit(orig ygot.GoStruct, ed *edit, op yangxml.Operation, keepGoing bool) (ygot.GoStruct, []listEdit, []*netconf.RPCError) {
 	var work reflect.Value
 	if op == yangxml.OpReplace {
 		work = reflect.ValueOf(s.newRoot())
 	} else {
 		work = shallow(reflect.ValueOf(orig))
 	}
-	a := &applier{ed: ed, keepGoing: keepGoing}
-	a.node(s.rootInfo, work.Elem(), reflect.ValueOf(orig).Elem(), reflect.ValueOf(ed.root), op, "", "")
-	return work.Interface().(ygot.GoStruct), a.errs
+	a := &applier{ed: ed, keepGoing: keepGoing, mapClone: s.mapClone}
+	a.node(s.rootInfo, work.Elem(), reflect.ValueOf(orig).Elem(), reflect.ValueOf(ed.root), op, nil, "")
+	return work.Interface().(ygot.GoStruct), a.lists, a.errs
 }
 
 // Source is the source of <copy-config>: a datastore, or inline
@@ -646,6 +647,7 @@ func (s *Store) CopyConfig(ctx context.Context, sess Session, target Datastore, 
 		} else {
 			s.editors[sess] = true
 		}
+		s.tidyLocked()
 		s.mu.Unlock()
 		return nil
 	}
@@ -660,6 +662,7 @@ func (s *Store) CopyConfig(ctx context.Context, sess Session, target Datastore, 
 	}
 	s.mu.Lock()
 	s.running = from
+	s.tidyLocked()
 	s.mu.Unlock()
 	s.log.Info("copy-config", "session", sess, "target", target)
 	return nil
@@ -684,5 +687,6 @@ func (s *Store) DeleteConfig(ctx context.Context, sess Session, target Datastore
 	}
 	s.candidate = s.newRoot()
 	s.editors[sess] = true
+	s.tidyLocked()
 	return nil
 }

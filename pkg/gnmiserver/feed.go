@@ -15,10 +15,6 @@ import (
 // feedRetry is the pause before restarting Source.Updates after it failed.
 const feedRetry = time.Second
 
-// DefaultFeedLinger is how long the subscription cache is kept fed after
-// the last subscriber left (WithFeedLinger).
-const DefaultFeedLinger = 10 * time.Second
-
 // SnapshotSource is a Source that can stream its current tree as
 // notifications (updates with paths relative to the root, like those of
 // Updates). The server then seeds the subscription cache from Snapshot
@@ -29,12 +25,12 @@ type SnapshotSource interface {
 	Snapshot(ctx context.Context, fn func([]*gpb.Notification) error) error
 }
 
-// The subscription cache only serves Subscribe, so it is fed only while
-// someone subscribes: the first Subscribe starts a feed run (Updates, then
-// the seeding, then the deltas) and waits until the cache is seeded; the
-// run stops when the last subscriber has been gone for the linger time. A
-// source whose table changes in bulk (100k sessions in one commit) then
-// pays nothing for gNMI when nobody watches.
+// The subscription cache only serves Subscribe. A feed run (Updates, then
+// the seeding, then the deltas) is started by its first user and stopped
+// when the last one has been gone for the linger time: Serve is a user for
+// as long as it serves, unless WithLazyFeed, where only Subscribe calls
+// are, and a source whose table changes in bulk (100k sessions in one
+// commit) pays nothing for gNMI when nobody watches.
 
 // feedRun is one run of the feed, from a first subscriber until it stops.
 type feedRun struct {
@@ -257,26 +253,44 @@ func (s *Server) seed(ctx context.Context, resync bool) error {
 
 // apply feeds deltas from the source into the cache, with the server's
 // target and strictly increasing timestamps (so that a delete removes every
-// older leaf under its path). The source's notification is not modified: a
-// new one with a copy of the prefix carries its updates and deletes (a
-// whole proto.Clone of every update was a large part of a bulk change's
-// cost; the cache copies what it keeps per leaf anyway).
+// older leaf under its path). The source's notification is not modified.
+// The cache keeps one notification per leaf: given several updates, it
+// clones the notification (prefix and all) for each; a notification per
+// leaf made here shares one copy of the prefix instead, which the cache
+// stores as it is (the clones were most of the cost of seeding a table).
 func (s *Server) apply(ns []*gpb.Notification) {
 	for _, n := range ns {
 		if n == nil {
 			continue
 		}
-		c := &gpb.Notification{Timestamp: n.Timestamp, Update: n.Update, Delete: n.Delete, Atomic: n.Atomic, Prefix: &gpb.Path{}}
+		prefix := &gpb.Path{}
 		if n.Prefix != nil {
-			c.Prefix = proto.Clone(n.Prefix).(*gpb.Path)
+			prefix = proto.Clone(n.Prefix).(*gpb.Path)
 		}
-		c.Prefix.Target = s.target
-		if s.isModelOrigin(c.Prefix.Origin) {
-			c.Prefix.Origin = ""
+		prefix.Target = s.target
+		if s.isModelOrigin(prefix.Origin) {
+			prefix.Origin = ""
 		}
-		c.Timestamp = s.timestamp(c.Timestamp)
-		if err := s.cache.GnmiUpdate(c); err != nil && !errors.Is(err, cache.ErrStale) {
-			s.log.Warn("gnmi: delta rejected by cache", "err", err)
+		// The cache appends leaf paths to the prefix's elements: with no
+		// spare capacity every append copies, so the shared prefix is safe.
+		prefix.Elem = prefix.Elem[:len(prefix.Elem):len(prefix.Elem)]
+		ts := s.timestamp(n.Timestamp)
+		if n.Atomic || len(n.Update)+len(n.Delete) <= 1 {
+			s.update(&gpb.Notification{Timestamp: ts, Prefix: prefix, Update: n.Update, Delete: n.Delete, Atomic: n.Atomic})
+			continue
 		}
+		// The cache's order: updates, then deletes.
+		for _, u := range n.Update {
+			s.update(&gpb.Notification{Timestamp: ts, Prefix: prefix, Update: []*gpb.Update{u}})
+		}
+		for _, d := range n.Delete {
+			s.update(&gpb.Notification{Timestamp: ts, Prefix: prefix, Delete: []*gpb.Path{d}})
+		}
+	}
+}
+
+func (s *Server) update(n *gpb.Notification) {
+	if err := s.cache.GnmiUpdate(n); err != nil && !errors.Is(err, cache.ErrStale) {
+		s.log.Warn("gnmi: delta rejected by cache", "err", err)
 	}
 }

@@ -3,6 +3,8 @@ package gnmiserver_test
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,8 +12,10 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/sami-netops/sami/generated/flowstate"
 	"github.com/sami-netops/sami/pkg/gnmiserver"
 )
 
@@ -47,10 +51,10 @@ func onceSees(t *testing.T, e *env, id string) bool {
 	return false
 }
 
-// The source is read only while someone subscribes; changes made
-// meanwhile are in the data of the next subscriber.
+// With WithLazyFeed the source is read only while someone subscribes;
+// changes made meanwhile are in the data of the next subscriber.
 func TestFeedOnlyWhileSubscribed(t *testing.T) {
-	e := start(t, gnmiserver.WithFeedLinger(0))
+	e := start(t, gnmiserver.WithLazyFeed(0))
 	time.Sleep(50 * time.Millisecond)
 	if n := e.src.listening(); n != 0 {
 		t.Fatalf("Updates runs %d times without subscribers", n)
@@ -76,9 +80,9 @@ func TestFeedOnlyWhileSubscribed(t *testing.T) {
 	}
 }
 
-// The feed outlives its last subscriber by the linger time.
+// A lazy feed outlives its last subscriber by the linger time.
 func TestFeedLinger(t *testing.T) {
-	e := start(t, gnmiserver.WithFeedLinger(time.Hour))
+	e := start(t, gnmiserver.WithLazyFeed(time.Hour))
 	if !onceSees(t, e, tcpID) {
 		t.Fatal("fixture session missing")
 	}
@@ -121,7 +125,7 @@ var _ gnmiserver.SnapshotSource = (*snapshotSource)(nil)
 
 func TestFeedSeedsFromSnapshot(t *testing.T) {
 	src := &snapshotSource{fakeSource: newFakeSource(t)}
-	e := startWith(t, src, src.fakeSource)
+	e := startWith(t, src, src.fakeSource, gnmiserver.WithLazyFeed(time.Hour))
 	for _, id := range []string{tcpID, udp6ID, natID} {
 		if !onceSees(t, e, id) {
 			t.Errorf("session %s missing", id)
@@ -141,7 +145,7 @@ func TestFeedSeedsFromSnapshot(t *testing.T) {
 // A source that cannot be read fails the subscription (Unavailable); the
 // next subscriber tries again.
 func TestFeedSeedFailure(t *testing.T) {
-	e := start(t)
+	e := start(t, gnmiserver.WithLazyFeed(0))
 	e.src.mu.Lock()
 	e.src.currentErr = errors.New("device gone")
 	e.src.mu.Unlock()
@@ -160,5 +164,38 @@ func TestFeedSeedFailure(t *testing.T) {
 	e.src.mu.Unlock()
 	if !onceSees(t, e, tcpID) {
 		t.Error("no data after the source came back")
+	}
+}
+
+// By default the cache is fed from Serve on, whether anyone subscribes or
+// not, and a source that cannot be read fails Serve.
+func TestFeedEager(t *testing.T) {
+	e := start(t)
+	waitUntil(t, "the feed to start", func() bool { return e.src.listening() == 1 })
+	e.src.add(t, session(t, 17, "10.0.0.9", 1234, "192.0.2.1", 53))
+	if !onceSees(t, e, newID) {
+		t.Error("a change while nobody subscribed is missing")
+	}
+	if n := e.src.listening(); n != 1 {
+		t.Errorf("Updates runs %d times after the subscriber left, want 1", n)
+	}
+
+	src := newFakeSource(t)
+	src.currentErr = errors.New("device gone")
+	schema, err := flowstate.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gnmiserver.New(src, schema, gnmiserver.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Serve(ctxT(t), ln, insecure.NewCredentials())
+	if err == nil || !strings.Contains(err.Error(), "initial sync") || !strings.Contains(err.Error(), "device gone") {
+		t.Errorf("Serve over a source that cannot be read = %v", err)
 	}
 }

@@ -19,13 +19,12 @@
 //     serialised. The server does not feed its own Sets into the subscription
 //     cache: the Source reports the resulting deltas through Updates.
 //   - Subscribe is github.com/openconfig/gnmi/subscribe over a
-//     github.com/openconfig/gnmi/cache holding one target. The cache is fed
-//     only while someone subscribes (and WithFeedLinger after the last one
-//     left): the first Subscribe seeds it from the source
-//     (SnapshotSource.Snapshot when the source has it, else Source.Current
-//     through ygot.TogNMINotifications) and waits for that, then it follows
-//     Source.Updates; deletes reach subscribers as per-leaf delete
-//     notifications. ONCE, POLL and STREAM are supported. Limits of that
+//     github.com/openconfig/gnmi/cache holding one target. The cache is
+//     seeded from the source (SnapshotSource.Snapshot when the source has
+//     it, else Source.Current through ygot.TogNMINotifications) when Serve
+//     starts, then fed from Source.Updates; with WithLazyFeed only while
+//     someone subscribes (the first Subscribe seeds it and waits for that).
+//     Deletes reach subscribers as per-leaf delete notifications. ONCE, POLL and STREAM are supported. Limits of that
 //     package: STREAM subscriptions are all on-change (SAMPLE's
 //     sample_interval, heartbeat_interval and suppress_redundant are ignored;
 //     a SAMPLE subscription receives the initial data and then every change),
@@ -91,10 +90,15 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // schema is the flowstate one.
 func WithModels(m []*gpb.ModelData) Option { return func(s *Server) { s.models = m } }
 
-// WithFeedLinger sets how long the subscription cache stays fed after the
-// last subscriber left (default DefaultFeedLinger), so a subscriber that
-// comes back soon finds it seeded. 0 stops it at once.
-func WithFeedLinger(d time.Duration) Option { return func(s *Server) { s.linger = max(d, 0) } }
+// WithLazyFeed feeds the subscription cache only while someone subscribes,
+// and for linger after the last one left (so one that comes back soon finds
+// it seeded; 0 stops at once): a source whose table changes in bulk then
+// pays nothing for gNMI while nobody watches, but the first subscriber
+// waits for the seeding of the whole table. By default the cache is fed
+// from Serve on.
+func WithLazyFeed(linger time.Duration) Option {
+	return func(s *Server) { s.lazy, s.linger = true, max(linger, 0) }
+}
 
 // DefaultTarget is the target name when WithTarget is not given.
 const DefaultTarget = "sami"
@@ -124,6 +128,7 @@ type Server struct {
 	cancel  context.CancelFunc
 
 	// The feed (feed.go), under mu.
+	lazy    bool
 	linger  time.Duration
 	feedCtx context.Context // Serve's; nil before Serve
 	run     *feedRun        // the running feed, nil when stopped
@@ -142,7 +147,7 @@ func New(src Source, schema *ytypes.Schema, opts ...Option) (*Server, error) {
 	if schema == nil || !schema.IsValid() || schema.RootSchema() == nil {
 		return nil, errors.New("gnmiserver: invalid schema")
 	}
-	s := &Server{src: src, schema: schema, target: DefaultTarget, linger: DefaultFeedLinger}
+	s := &Server{src: src, schema: schema, target: DefaultTarget}
 	for _, o := range opts {
 		o(s)
 	}
@@ -195,9 +200,9 @@ func flowstateModels() []*gpb.ModelData {
 // Target returns the gNMI target name.
 func (s *Server) Target() string { return s.target }
 
-// Serve serves gRPC on ln with creds until ctx ends, Close is called or ln
-// fails; the subscription cache is fed while someone subscribes (see the
-// package doc). creds is required: pass insecure.NewCredentials()
+// Serve seeds the subscription cache from the source (unless
+// WithLazyFeed), then serves gRPC on ln with creds until ctx ends, Close is
+// called or ln fails. creds is required: pass insecure.NewCredentials()
 // explicitly for plaintext. Serve may be called once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, creds credentials.TransportCredentials) error {
 	if creds == nil {
@@ -222,6 +227,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, creds credentials.T
 	s.mu.Unlock()
 	defer cancel()
 	defer s.waitFeed()
+	if !s.lazy {
+		// Serve's own use of the feed, for as long as it serves.
+		if err := s.useFeed(fctx); err != nil {
+			gs.Stop()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("gnmiserver: initial sync: %w", err)
+		}
+	}
 	if fctx.Err() != nil {
 		gs.Stop()
 		return ctx.Err()

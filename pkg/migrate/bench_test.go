@@ -3,10 +3,12 @@ package migrate_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/migrate"
 	"github.com/sami-netops/sami/pkg/simfw"
 )
@@ -84,36 +86,79 @@ func BenchmarkMigrate(b *testing.B) {
 }
 
 // BenchmarkPreCopyBlackout measures the freeze window of a pre-copy
-// migration of an endpoint with 10k sessions (target: under 50 ms), with
-// the rest of the table (40k sessions of other endpoints) in place.
+// migration of an endpoint with 10k sessions (target: under 50 ms, not
+// growing with the table), alone in the table and next to 40k sessions of
+// other endpoints. The endpoint's flows carry traffic until the cutover
+// (one of its sessions touched at the source every 2 ms), so every round,
+// the last one in the freeze included, has changes to write.
 func BenchmarkPreCopyBlackout(b *testing.B) {
-	ctx := context.Background()
-	l := newLab(b, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
-	l.seed("fwA", vmSessions(vm, 10_000)...)
-	l.seed("fwA", vmSessions("10.7.7.7", 40_000)...)
-	e := l.engine(migrate.WithConfirmTimeout(benchConfirmTimeout))
-	src, dst := "fwA", "fwB"
-	var blackout time.Duration
-	phases := map[migrate.Phase]time.Duration{}
-	settle(b)
-	cpu0 := cpuTime(b)
-	b.ResetTimer()
-	for range b.N {
-		rep, err := e.Migrate(ctx, migrate.Request{Kind: migrate.PreCopy, Endpoints: endpoint(vm), Sources: []string{src}, Destinations: []string{dst},
-			Cutover: func(context.Context) error { return nil }})
-		if err != nil {
-			b.Fatal(err)
-		}
-		blackout += rep.Blackout
-		for _, p := range rep.Phases {
-			phases[p.Phase] += p.Duration
-		}
-		src, dst = dst, src
+	for _, others := range []int{0, 40_000} {
+		b.Run(fmt.Sprintf("table=%dk", (10_000+others)/1000), func(b *testing.B) {
+			ctx := context.Background()
+			l := newLab(b, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
+			moving := vmSessions(vm, 10_000)
+			l.seed("fwA", moving...)
+			if others > 0 {
+				l.seed("fwA", vmSessions("10.7.7.7", others)...)
+			}
+			e := l.engine(migrate.WithConfirmTimeout(benchConfirmTimeout))
+			src, dst := "fwA", "fwB"
+			var blackout time.Duration
+			var late, rounds, frozen int
+			phases := map[migrate.Phase]time.Duration{}
+			settle(b)
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			for range b.N {
+				stop := traffic(l.fws[src], moving)
+				rep, err := e.Migrate(ctx, migrate.Request{Kind: migrate.PreCopy, Endpoints: endpoint(vm), Sources: []string{src}, Destinations: []string{dst},
+					Cutover: func(context.Context) error { stop(); return nil }})
+				stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				blackout += rep.Blackout
+				late += rep.Late
+				rounds += rep.Rounds
+				frozen += rep.FreezeDelta
+				for _, p := range rep.Phases {
+					phases[p.Phase] += p.Duration
+				}
+				src, dst = dst, src
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(blackout.Microseconds())/1000/float64(b.N), "blackout-ms")
+			b.ReportMetric(float64(late)/float64(b.N), "late/op")
+			b.ReportMetric(float64(rounds)/float64(b.N), "rounds/op")
+			b.ReportMetric(float64(frozen)/float64(b.N), "freeze-delta/op")
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+			for p, d := range phases {
+				b.ReportMetric(float64(d.Milliseconds())/float64(b.N), string(p)+"-ms")
+			}
+		})
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(blackout.Microseconds())/1000/float64(b.N), "blackout-ms")
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
-	for p, d := range phases {
-		b.ReportMetric(float64(d.Milliseconds())/float64(b.N), string(p)+"-ms")
+}
+
+// traffic touches the sessions ss at fw, one every 2 ms in turn, until the
+// returned stop is called (it may be called more than once).
+func traffic(fw *simfw.Firewall, ss []*flow.Session) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fw.Touch(ss[i%len(ss)].GetId(), 1, 100)
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		wg.Wait()
 	}
 }

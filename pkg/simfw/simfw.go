@@ -282,6 +282,21 @@ func strPtr(s string) *string {
 // it is reached (sessions deleted meanwhile are skipped). It stops with
 // ErrUnreachable when the device is disconnected during the dump.
 func (f *Firewall) Dump(ctx context.Context, fn func(*flow.Session) error) error {
+	return f.dump(ctx, (*entry).view, fn)
+}
+
+// DumpShared is Dump without the deep copies: each session is a new
+// struct (with its own timers, counted down to now) whose other parts are
+// the table's stored ones. Stored sessions are never changed, so the
+// caller may keep what it gets, and may set or replace the session's own
+// fields; it must not change anything they point to. The sami agent reads
+// the table this way for its running datastore and its replies (a deep
+// copy of every session was most of the cost of reading a large table).
+func (f *Firewall) DumpShared(ctx context.Context, fn func(*flow.Session) error) error {
+	return f.dump(ctx, (*entry).shared, fn)
+}
+
+func (f *Firewall) dump(ctx context.Context, view func(*entry, time.Time) *flow.Session, fn func(*flow.Session) error) error {
 	if err := f.enter(ctx, true); err != nil {
 		return err
 	}
@@ -296,20 +311,20 @@ func (f *Firewall) Dump(ctx context.Context, fn func(*flow.Session) error) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := f.check(); err != nil {
-			return err
-		}
 		f.mu.RLock()
+		closed := f.closed
 		e, ok := f.table[id]
-		var s *flow.Session
-		if ok {
-			s = e.view(f.now())
-		}
 		f.mu.RUnlock()
-		if !ok {
+		switch {
+		case closed:
+			return backend.ErrClosed
+		case f.down.Load():
+			return ErrUnreachable
+		case !ok:
 			continue
 		}
-		if err := fn(s); err != nil {
+		// Stored sessions are immutable: copied without the lock.
+		if err := fn(view(e, f.now())); err != nil {
 			return err
 		}
 	}
@@ -616,6 +631,24 @@ func (e *entry) view(now time.Time) *flow.Session {
 	c := clone(e.s)
 	if !e.deadline.IsZero() {
 		c.GetOrCreateTimers().Remaining = ygot.Uint32(remaining(e.deadline, now))
+	}
+	return c
+}
+
+// shared is view without the deep copy: a new session struct and timers
+// container, everything else shared with the stored session.
+func (e *entry) shared(now time.Time) *flow.Session {
+	c := new(flow.Session)
+	*c = *e.s
+	if c.Timers != nil || !e.deadline.IsZero() {
+		t := &flowstate.SamiFlowState_FlowState_Sessions_Session_Timers{}
+		if c.Timers != nil {
+			*t = *c.Timers
+		}
+		if !e.deadline.IsZero() {
+			t.Remaining = ygot.Uint32(remaining(e.deadline, now))
+		}
+		c.Timers = t
 	}
 	return c
 }

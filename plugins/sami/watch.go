@@ -140,7 +140,7 @@ func (d *Driver) subscribe(ctx context.Context, m *flow.Matcher, fn func(device.
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := d.Read(ctx, m, func(s *flow.Session) error { a.known[s.GetId()] = s; return nil }); err != nil {
+	if err := d.seedRead(ctx, m, func(s *flow.Session) { a.known[s.GetId()] = s }); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -177,6 +177,42 @@ func (d *Driver) subscribe(ctx context.Context, m *flow.Matcher, fn func(device.
 			return ctx.Err()
 		}
 	}
+}
+
+// seedDrain bounds how long a seeding read that was no longer wanted may
+// take to finish.
+const seedDrain = 30 * time.Second
+
+// seedRead reads the sessions that seed the mirror. The read shares the
+// connection with the caller's transaction, and a call cancelled on it
+// closes the connection (the lock and staged changes go with it): when ctx
+// ends during the read, the rest of the reply is read and dropped instead
+// (within seedDrain), and ctx's error returned.
+func (d *Driver) seedRead(ctx context.Context, m *flow.Matcher, fn func(*flow.Session)) error {
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer rcancel()
+	var mu sync.Mutex
+	var drain *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		drain = time.AfterFunc(seedDrain, rcancel)
+		mu.Unlock()
+	})
+	defer func() {
+		stop()
+		mu.Lock()
+		if drain != nil {
+			drain.Stop()
+		}
+		mu.Unlock()
+	}()
+	return d.Read(rctx, m, func(s *flow.Session) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fn(s)
+		return nil
+	})
 }
 
 func (d *Driver) watchErr(ctx context.Context, err error) error {
