@@ -21,6 +21,15 @@
 //   - a device that refuses a session part-way through a write gets the
 //     applied part undone before the commit fails, so nothing is left
 //     half-installed.
+//
+// A bulk change costs what it changes: the commit of a few sessions into a
+// table of 100k writes and compares those few (the datastore shares what
+// an edit did not touch and knows which sessions an edit touched), the
+// table is read without deep copies when the backend can (SharedDumper,
+// SharedWatcher), and running is not read at all while it cannot be
+// refreshed. The gNMI feed turns each change into notifications with a
+// plan per generated type, and seeds the subscription cache session by
+// session (Snapshot).
 package agent
 
 import (

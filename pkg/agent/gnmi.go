@@ -58,13 +58,24 @@ func (g *GNMISource) Replace(ctx context.Context, root ygot.GoStruct) error {
 // the whole session for created and updated ones, a delete of its path for
 // destroyed ones.
 func (g *GNMISource) Updates(ctx context.Context, fn func([]*gpb.Notification) error) error {
-	return g.a.b.Watch(ctx, func(ev backend.Event) error {
+	watch := g.a.b.Watch
+	if sw, ok := g.a.b.(SharedWatcher); ok {
+		watch = sw.WatchShared // the notification only reads the session
+	}
+	return watch(ctx, func(ev backend.Event) error {
 		n, err := notification(ev)
 		if err != nil {
 			return err
 		}
 		return fn([]*gpb.Notification{n})
 	})
+}
+
+// SharedWatcher is a backend whose change stream can carry sessions that
+// share their parts with the table (simfw.Firewall; see SharedDumper): the
+// gNMI feed only reads them.
+type SharedWatcher interface {
+	WatchShared(ctx context.Context, fn func(backend.Event) error) error
 }
 
 // snapshotBatch is how many sessions Snapshot hands over at once.

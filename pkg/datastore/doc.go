@@ -83,6 +83,19 @@
 // a semaphore acquired with the caller's context. The apply hook may read
 // the Store (Get, Validate) but must not change running.
 //
+// # Cost of an edit
+//
+// A change costs what it touches, not the size of the datastore. An edit
+// copies only the nodes on the path to what it changes (the other nodes,
+// sessions of a large table, are shared with the tree it started from); a
+// created or replaced subtree is taken from the decoded request as it is.
+// Validation checks what a tree does not share with the last tree that
+// passed. For the lists outside list entries the Store remembers which
+// keys each edit touched (a lineage), so comparing the trees of a commit,
+// validating it, and the apply hook's question of what changed
+// (ListChanges) look at those keys only. WithMapClone makes the one copy
+// left, of a changed list's map, a fast one.
+//
 // # Not supported
 //
 // :startup, :url, the <validate> of inline content, ordered-by-user

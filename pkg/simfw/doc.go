@@ -37,8 +37,10 @@
 // (alg/master naming a later session of the same batch) pulls its master in
 // just before it. A related session whose master is in neither the batch nor
 // the table is accepted. Sessions are deep-copied on the way in and on the way
-// out, so callers may mutate what they passed or received. Counters are
-// stored as given.
+// out, so callers may mutate what they passed or received, except with
+// DumpShared and WatchShared: for readers, they hand out sessions that share
+// their parts with the stored ones (never changed), without the copy.
+// Counters are stored as given.
 //
 // FailWriteAt makes the n-th session written from then on fail with
 // backend.ErrRefused, once. Upsert then returns a *backend.BatchError whose

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/openconfig/ygot/ygot"
+	"github.com/sami-netops/sami/pkg/backend"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/simfw"
 )
@@ -44,5 +45,28 @@ func TestDumpShared(t *testing.T) {
 	f.Close()
 	if err := f.DumpShared(t.Context(), func(*flow.Session) error { return nil }); err == nil {
 		t.Error("DumpShared of a closed firewall succeeded")
+	}
+}
+
+// WatchShared delivers what Watch delivers.
+func TestWatchShared(t *testing.T) {
+	f := sim()
+	events, _ := watch(t, f)
+	shared := make(chan *flow.Session, 8)
+	go func() {
+		_ = f.WatchShared(t.Context(), func(e backend.Event) error { shared <- e.Session; return nil })
+	}()
+	waitFor(t, func() bool { return f.Watchers() == 2 })
+	upsert(t, f, mixed()...)
+	for range mixed() {
+		want := (<-events).Session
+		select {
+		case got := <-shared:
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("WatchShared event differs (-Watch +WatchShared):\n%s", diff)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sami-netops/sami/pkg/backend"
+	"github.com/sami-netops/sami/pkg/flow"
 )
 
 // watcher is one Watch call's queue. Events refer to the stored entries
@@ -32,6 +33,17 @@ type pending struct {
 // when the watcher fell behind, ErrUnreachable on Disconnect and
 // backend.ErrClosed on Close. Each event's session is a copy of its own.
 func (f *Firewall) Watch(ctx context.Context, fn func(backend.Event) error) error {
+	return f.watch(ctx, (*entry).view, fn)
+}
+
+// WatchShared is Watch with the sessions of DumpShared: new session
+// structs whose parts are the table's (never changed), for a watcher that
+// only reads them (the sami agent's gNMI feed).
+func (f *Firewall) WatchShared(ctx context.Context, fn func(backend.Event) error) error {
+	return f.watch(ctx, (*entry).shared, fn)
+}
+
+func (f *Firewall) watch(ctx context.Context, view func(*entry, time.Time) *flow.Session, fn func(backend.Event) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -63,7 +75,7 @@ func (f *Firewall) Watch(ctx context.Context, fn func(backend.Event) error) erro
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			err := fn(backend.Event{Type: p.typ, Session: p.e.view(p.at)})
+			err := fn(backend.Event{Type: p.typ, Session: view(p.e, p.at)})
 			batch[i] = pending{} // let the entry go
 			if err != nil {
 				return err
