@@ -159,7 +159,8 @@ func run(ctx context.Context, a *app.App, o options) error {
 		frozeAt = time.Now()
 		atCutover = l.vm(l.fwA.Snapshot())
 	}
-	before, beforeAt := l.notVM(l.fwA.Snapshot()), time.Now()
+	beforeAt := time.Now() // before the read: the timers' tolerance errs wide
+	before := l.notVM(l.fwA.Snapshot())
 	if o.planned {
 		freeze()
 	}
