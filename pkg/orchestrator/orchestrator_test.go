@@ -10,37 +10,46 @@ import (
 
 	"github.com/openconfig/ygot/ygot"
 	"github.com/sami-netops/sami/generated/flowstate"
-	"github.com/sami-netops/sami/pkg/agent/agenttest"
 	"github.com/sami-netops/sami/pkg/device"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/journal"
 	"github.com/sami-netops/sami/pkg/orchestrator"
+	"github.com/sami-netops/sami/pkg/sandbox"
 	"github.com/sami-netops/sami/pkg/simfw"
 	"github.com/sami-netops/sami/pkg/topology"
 	"github.com/sami-netops/sami/plugins"
 )
 
-// site is an orchestrator over in-process agents fw1..fwN described by an
-// inventory written the way an operator would.
+// site is an orchestrator over in-process agents fw1..fwN and the
+// inventory pkg/sandbox writes for them.
 type site struct {
 	o   *orchestrator.Orchestrator
 	fws map[string]*simfw.Firewall
 }
 
-func newSite(t *testing.T, n int, locations string) *site {
+func newSite(t *testing.T, n int, locations []sandbox.Location) *site {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("devices:\n")
 	s := &site{fws: map[string]*simfw.Firewall{}}
+	sb, err := sandbox.New(sandbox.WithDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	inv := sandbox.Inventory{Locations: locations}
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("fw%d", i)
-		a, fw := agenttest.StartSim(t, name, simfw.Vendors()["sami-sim"])
+		a, fw, err := sb.StartSim(context.Background(), name, simfw.Vendors()["sami-sim"])
+		if err != nil {
+			t.Fatal(err)
+		}
 		s.fws[name] = fw
-		fmt.Fprintf(&b, "  - name: %s\n    address: %q\n    driver: sami\n    domain: dc\n    credentials: {user: %s, key-file: %q, known-hosts: [%q]}\n",
-			name, a.Addr, a.User, a.KeyFile, a.KnownHosts)
+		inv.Devices = append(inv.Devices, sandbox.Device{Agent: a, Domain: "dc"})
 	}
-	b.WriteString(locations)
-	inv, err := topology.Load(strings.NewReader(b.String()), topology.WithName("inventory.yaml"))
+	var b strings.Builder
+	if err := sandbox.WriteInventory(&b, inv); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := topology.Load(strings.NewReader(b.String()), topology.WithName("inventory.yaml"))
 	if err != nil {
 		t.Fatalf("inventory: %v\n%s", err, b.String())
 	}
@@ -53,7 +62,7 @@ func newSite(t *testing.T, n int, locations string) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
-	o, err := orchestrator.New(inv, reg, j)
+	o, err := orchestrator.New(loaded, reg, j)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +96,13 @@ func (s *site) count(name string) int { return s.fws[name].Len() }
 // or different boxes before and after the move), plus many-to-one and
 // one-to-many, through the topology and the engine.
 func TestAsymmetricRouting(t *testing.T) {
-	const locations = `locations:
-  - {name: s1, ingress: [fw1], egress: [fw1]}
-  - {name: s2, ingress: [fw2], egress: [fw2]}
-  - {name: a12, ingress: [fw1], egress: [fw2]}
-  - {name: a34, ingress: [fw3], egress: [fw4]}
-  - {name: s3, ingress: [fw3], egress: [fw3]}
-  - {name: a13, ingress: [fw1], egress: [fw3]}
-`
+	loc := func(name, in, out string) sandbox.Location {
+		return sandbox.Location{Name: name, Domain: "dc", Ingress: []string{in}, Egress: []string{out}}
+	}
+	locations := []sandbox.Location{
+		loc("s1", "fw1", "fw1"), loc("s2", "fw2", "fw2"), loc("a12", "fw1", "fw2"),
+		loc("a34", "fw3", "fw4"), loc("s3", "fw3", "fw3"), loc("a13", "fw1", "fw3"),
+	}
 	tests := []struct {
 		name     string
 		from, to string
