@@ -19,8 +19,8 @@ import (
 // TestConformance runs the device conformance suite against the driver
 // and real yuma123 netconfds loaded with the vendor's ietf-nat (a fresh one
 // per subtest). The device side (Sessions, Seed, Destroy) goes through
-// the NETCONF client, not the driver. netconfd cannot refuse a write on
-// demand, so that subtest is skipped.
+// the NETCONF client, not the driver. A refused write is netconfd turning
+// down a commit while another session holds the running lock.
 func TestConformance(t *testing.T) {
 	dir := vendorIETF(t)
 	devicetest.Run(t, devicetest.Harness{
@@ -66,12 +66,17 @@ type natDevice struct {
 	nd   *peertest.Netconfd
 	cfg  device.Config
 	last time.Time // of the last read
+	// holder locks running from a session of its own, so the device refuses
+	// the next commit (RFC 6241 8.3.4.1: a commit fails while another
+	// session holds the running lock); released by the next read.
+	holder *netconf.Session
 }
 
 func (n *natDevice) Config() device.Config { return n.cfg }
 
 func (n *natDevice) Sessions(t testing.TB) []*flow.Session {
 	t.Helper()
+	n.release(t)
 	var out []*flow.Session
 	for _, e := range n.entries(t) {
 		s, err := Mapping{}.Session(e)
@@ -169,6 +174,33 @@ func (n *natDevice) Destroy(t testing.TB, ids ...string) {
 	}
 }
 
-func (n *natDevice) RefuseNextWrite(testing.TB) bool { return false }
+// RefuseNextWrite makes netconfd refuse the next commit: another session
+// holds the running datastore's lock until the suite reads the device again.
+func (n *natDevice) RefuseNextWrite(t testing.TB) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := n.session(t)
+	if err := s.Lock(ctx, netconf.Running); err != nil {
+		s.Close()
+		t.Fatalf("lock running from a second session: %v", err)
+	}
+	n.holder = s
+	t.Cleanup(func() { n.release(t) })
+	return true
+}
+
+func (n *natDevice) release(t testing.TB) {
+	if n.holder == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.holder.Unlock(ctx, netconf.Running); err != nil {
+		t.Errorf("unlock running: %v", err)
+	}
+	n.holder.Close()
+	n.holder = nil
+}
 
 func (n *natDevice) Stop(t testing.TB) { n.nd.Stop(t) }

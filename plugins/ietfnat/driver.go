@@ -253,6 +253,12 @@ func (d *Driver) fail(op string, err error, dflt error) error {
 	case errors.Is(err, ErrMalformed):
 		kind = device.ErrUnsupported
 	}
+	if kind == device.ErrLocked && dflt == device.ErrRefused && op != "lock" && op != "unlock" {
+		// A write the device turned down because another session holds a
+		// lock (running, during a commit) is refused as well: nothing of it
+		// was applied.
+		return &device.Error{Device: d.name, Op: op, Err: fmt.Errorf("%w: %w: %w", device.ErrRefused, kind, err)}
+	}
 	return &device.Error{Device: d.name, Op: op, Err: fmt.Errorf("%w: %w", kind, err)}
 }
 
