@@ -146,9 +146,15 @@ func TestAnnounceDirectoryDown(t *testing.T) {
 	if !strings.Contains(p.Log(), "announce failed; retrying") {
 		t.Fatalf("no failure logged:\n%s", p.Log())
 	}
-	ln, err = net.Listen("tcp", addr)
+	// The directory comes up on the address the agent was given; the port
+	// may be held briefly (TIME_WAIT of the refused attempts).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
+		t.Fatalf("the directory cannot listen on %s again: %v", addr, err)
 	}
 	h, _ := topology.NewHandler(l.dir, "directory-token")
 	srv := &http.Server{Handler: h}
