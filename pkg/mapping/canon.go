@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"github.com/sami-netops/sami/pkg/didyoumean"
 	"slices"
 	"sort"
 	"strings"
@@ -220,44 +221,7 @@ func (cs *canonSchema) exists(p string) bool {
 }
 
 // suggest returns the known name closest to s, for "did you mean".
-func suggest(s string, known []string) string {
-	best, bestD := "", 4
-	for _, k := range known {
-		if d := distance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// distance is the optimal-string-alignment distance (typos: insertions,
-// deletions, substitutions, swapped neighbours), for short names only.
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	pprev := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], pprev[j-2]+1) // transposition
-			}
-		}
-		pprev, prev, cur = prev, cur, pprev
-	}
-	return prev[len(b)]
-}
+func suggest(s string, known []string) string { return didyoumean.Closest(s, known, 3) }
 
 // check runs the load-time checks that need only the canonical model.
 func (p *parser) check(m *Mapping) {
