@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"fmt"
-	"github.com/sami-netops/sami/pkg/didyoumean"
 	"slices"
 	"sort"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/sami-netops/sami/generated/flowstate"
+	"github.com/sami-netops/sami/pkg/didyoumean"
 )
 
 // kind classifies a YANG type by what a mapping can do with its values.

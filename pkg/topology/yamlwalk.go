@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"github.com/sami-netops/sami/pkg/didyoumean"
 	"net"
 	"regexp"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sami-netops/sami/pkg/didyoumean"
 	"go.yaml.in/yaml/v3"
 )
 
