@@ -243,24 +243,45 @@ func (r *run) installRound(ctx context.Context, ds []srcDelta) error {
 		if first {
 			put = r.perDest[dst]
 		} else {
+			// One index per round (not a scan of the copy per change).
+			pos := make(map[string]int, len(r.perDest[dst]))
+			for i, s := range r.perDest[dst] {
+				pos[s.GetId()] = i
+			}
 			for _, u := range upserts {
 				if !r.feeds(u.src, dst) {
 					continue
 				}
 				if cp, ok := r.prepare(dst, u.d.Session); ok {
 					put = append(put, cp)
-					r.replaceDest(dst, cp)
+					if i, ok := pos[cp.GetId()]; ok {
+						r.perDest[dst][i] = cp
+					} else {
+						pos[cp.GetId()] = len(r.perDest[dst])
+						r.perDest[dst] = append(r.perDest[dst], cp)
+					}
 				}
 			}
 		}
 		var gone []string
-		for _, rm := range removed {
-			if !r.feeds(rm.src, dst) {
-				continue
+		if len(removed) > 0 {
+			dstOf := make(map[string]string, len(r.srcOf[dst]))
+			for did, sid := range r.srcOf[dst] {
+				dstOf[sid] = did
 			}
-			did := r.destID(dst, rm.d.ID)
-			gone = append(gone, did)
-			r.perDest[dst] = slices.DeleteFunc(r.perDest[dst], func(s *flow.Session) bool { return s.GetId() == did })
+			drop := make(map[string]bool)
+			for _, rm := range removed {
+				if !r.feeds(rm.src, dst) {
+					continue
+				}
+				did := rm.d.ID
+				if x, ok := dstOf[did]; ok {
+					did = x
+				}
+				gone = append(gone, did)
+				drop[did] = true
+			}
+			r.perDest[dst] = slices.DeleteFunc(r.perDest[dst], func(s *flow.Session) bool { return drop[s.GetId()] })
 		}
 		if !first && len(put) == 0 && len(gone) == 0 {
 			continue
@@ -336,6 +357,21 @@ func (r *run) applyDeltas(ds []srcDelta) (upserts, removed []srcDelta) {
 		}
 		last[id] = sd
 	}
+	// Membership of the sources' remove lists and of the moving set,
+	// indexed once per round.
+	inRemove := make(map[string]map[string]bool)
+	listed := func(src, id string) bool {
+		set, ok := inRemove[src]
+		if !ok {
+			set = make(map[string]bool, len(r.remove[src]))
+			for _, x := range r.remove[src] {
+				set[x] = true
+			}
+			inRemove[src] = set
+		}
+		return set[id]
+	}
+	gone := make(map[string]map[string]bool)
 	for _, id := range order {
 		sd := last[id]
 		switch sd.d.Type {
@@ -346,16 +382,29 @@ func (r *run) applyDeltas(ds []srcDelta) (upserts, removed []srcDelta) {
 				at = time.Now()
 			}
 			r.seenAt[id] = at
-			if !slices.Contains(r.remove[sd.src], id) {
+			if !listed(sd.src, id) {
 				r.remove[sd.src] = append(r.remove[sd.src], id)
+				inRemove[sd.src][id] = true
 			}
 			r.replaceMoving(sd.d.Session)
 		case device.Removed:
 			sd.d.ID = id
 			removed = append(removed, sd)
-			r.remove[sd.src] = slices.DeleteFunc(r.remove[sd.src], func(x string) bool { return x == id })
-			r.moving = slices.DeleteFunc(r.moving, func(s *flow.Session) bool { return s.GetId() == id })
+			if gone[sd.src] == nil {
+				gone[sd.src] = make(map[string]bool)
+			}
+			gone[sd.src][id] = true
 		}
+	}
+	if len(removed) > 0 {
+		all := make(map[string]bool, len(removed))
+		for src, ids := range gone {
+			r.remove[src] = slices.DeleteFunc(r.remove[src], func(x string) bool { return ids[x] })
+			for id := range ids {
+				all[id] = true
+			}
+		}
+		r.moving = slices.DeleteFunc(r.moving, func(s *flow.Session) bool { return all[s.GetId()] })
 	}
 	r.rep.Sessions = len(r.moving)
 	return upserts, removed
@@ -368,16 +417,6 @@ func (r *run) replaceMoving(s *flow.Session) {
 	} else {
 		r.moving = slices.Insert(r.moving, i, s)
 	}
-}
-
-func (r *run) replaceDest(dst string, s *flow.Session) {
-	for i, e := range r.perDest[dst] {
-		if e.GetId() == s.GetId() {
-			r.perDest[dst][i] = s
-			return
-		}
-	}
-	r.perDest[dst] = append(r.perDest[dst], s)
 }
 
 // prepare is transform for one session arriving in a delta: renames, and
@@ -414,16 +453,6 @@ func (r *run) prepare(dst string, s *flow.Session) (*flow.Session, bool) {
 		}
 	}
 	return cp, true
-}
-
-// destID is the id a source session has at dst (after a zone rename).
-func (r *run) destID(dst, srcID string) string {
-	for did, sid := range r.srcOf[dst] {
-		if sid == srcID {
-			return did
-		}
-	}
-	return srcID
 }
 
 // reconcile reads the sources once more after the freeze and writes what
