@@ -561,20 +561,33 @@ func TestWatchFnError(t *testing.T) {
 func TestWatchOverflow(t *testing.T) {
 	f := sim(simfw.WithWatchBuffer(4))
 	block := make(chan struct{})
+	entered := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	var n int
 	go func() {
 		done <- f.Watch(t.Context(), func(backend.Event) error {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
 			<-block
 			n++
 			return nil
 		})
 	}()
 	waitFor(t, func() bool { return f.Watchers() == 1 })
+	// The first event is taken and the watcher sticks in fn with it, so
+	// exactly the buffer's 4 events queue up behind it before the drop.
+	upsert(t, f, nth(0))
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher never received the first event")
+	}
 	// The watcher is stuck in fn; writers go on.
 	writes := make(chan struct{})
 	go func() {
-		for i := range 50 {
+		for i := 1; i < 50; i++ {
 			upsert(t, f, nth(i))
 		}
 		close(writes)
@@ -591,8 +604,8 @@ func TestWatchOverflow(t *testing.T) {
 	if err := result(t, done); !errors.Is(err, simfw.ErrOverflow) {
 		t.Errorf("Watch = %v, want ErrOverflow", err)
 	}
-	if n < 4 || n > 5 {
-		t.Errorf("delivered %d events before the overflow, want the queued ones (4 or 5)", n)
+	if n != 5 {
+		t.Errorf("delivered %d events before the overflow, want 5 (the one in hand and the 4 queued)", n)
 	}
 }
 
