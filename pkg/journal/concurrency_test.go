@@ -218,7 +218,22 @@ func TestCloseWaitsForWrites(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Close while the writers are going: once some appends were
+	// acknowledged (a fixed pause may see none on a slow disk).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := acked
+		mu.Unlock()
+		if n >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("only %d appends acknowledged in 30 s", n)
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
