@@ -304,11 +304,18 @@ func TestServerErrorsAndPermissions(t *testing.T) {
 	if err := s.CloseSession(ctx); err != nil {
 		t.Fatalf("close-session: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	be.mu.Lock()
-	n := len(be.closed)
-	be.mu.Unlock()
-	if n < 2 {
+	// The server tells the backend after the session's end, which the
+	// client may see first: wait for both.
+	closed := func() int {
+		be.mu.Lock()
+		defer be.mu.Unlock()
+		return len(be.closed)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for closed() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := closed(); n < 2 {
 		t.Errorf("backend saw %d sessions close, want at least 2 (killed + closed)", n)
 	}
 }
