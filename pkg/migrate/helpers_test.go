@@ -32,6 +32,8 @@ type lab struct {
 	j       *journal.Journal
 	opens   map[string]int
 	openErr map[string]error
+	// wrap, when set, wraps every driver the engine opens.
+	wrap func(device.Driver) device.Driver
 }
 
 func newLab(t testing.TB, personalities map[string]simfw.Personality) *lab {
@@ -61,6 +63,7 @@ func (l *lab) open(ctx context.Context, name string) (device.Driver, error) {
 	l.opens[name]++
 	err := l.openErr[name]
 	a, ok := l.agents[name]
+	wrap := l.wrap
 	l.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -68,7 +71,11 @@ func (l *lab) open(ctx context.Context, name string) (device.Driver, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no device %q", device.ErrConfig, name)
 	}
-	return sami.Open(ctx, a.Config())
+	d, err := sami.Open(ctx, a.Config())
+	if err != nil || wrap == nil {
+		return d, err
+	}
+	return wrap(d), nil
 }
 
 func (l *lab) engine(opts ...migrate.Option) *migrate.Engine {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openconfig/ygot/ygot"
+	"github.com/sami-netops/sami/pkg/device"
 	"github.com/sami-netops/sami/pkg/flow"
 	"github.com/sami-netops/sami/pkg/journal"
 	"github.com/sami-netops/sami/pkg/migrate"
@@ -100,27 +101,36 @@ func TestUnplannedMove(t *testing.T) {
 	l := newLab(t, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
 	l.seed("fwA", vmSessions(vm, 40)...)
 	l.seed("fwA", vmSessions("10.1.0.77", 5)...)
+	// The replication's change stream is watched through this count.
+	var deltas atomic.Int32
+	l.wrap = func(d device.Driver) device.Driver { return deltaCounter{d, &deltas} }
 	e := l.engine()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var checkpoints atomic.Int32
+	var last atomic.Int32 // sessions in the last checkpoint
 	go e.Replicate(rctx, "fwA", migrate.ReplicateOptions{Interval: 50 * time.Millisecond, Retry: 50 * time.Millisecond,
 		Status: func(st migrate.ReplicaStatus) {
-			if st.Err == nil && st.Sessions == 45 {
-				checkpoints.Add(1)
+			if st.Err == nil {
+				last.Store(int32(st.Sessions))
+				if st.Sessions == 45 {
+					checkpoints.Add(1)
+				}
 			}
 		}})
-	deadline := time.Now().Add(10 * time.Second)
-	for checkpoints.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if checkpoints.Load() < 2 {
-		t.Fatal("no checkpoint of fwA")
-	}
+	waitUntil(t, "a second checkpoint of fwA", func() bool { return checkpoints.Load() >= 2 })
+	// The stream may come up after the checkpoints (Replicate reads the
+	// table while its watch subscribes): traffic on another flow until the
+	// stream delivers, so that the late flow is sure to travel on it.
+	other := vmSessions("10.1.0.77", 1)[0].GetId()
+	waitUntil(t, "the change stream of fwA", func() bool {
+		n := deltas.Load()
+		l.fws["fwA"].Touch(other, 1, 100)
+		return within(time.Second, func() bool { return deltas.Load() > n })
+	})
 	l.seed("fwA", vmSessions(vm, 41)[40]) // a late flow, replicated by the stream
-	time.Sleep(300 * time.Millisecond)
+	waitUntil(t, "a checkpoint with the late flow", func() bool { return last.Load() == 46 })
 	l.agents["fwA"].Stop() // the firewall dies
-	time.Sleep(100 * time.Millisecond)
 	rep, err := e.Migrate(ctx, migrate.Request{Kind: migrate.Unplanned, Endpoints: endpoint(vm), Sources: []string{"fwA"}, Destinations: []string{"fwB"}})
 	if err != nil {
 		t.Fatalf("unplanned: %v", err)
@@ -138,4 +148,37 @@ func TestUnplannedMove(t *testing.T) {
 	if !errors.Is(err, migrate.ErrNoCheckpoint) {
 		t.Errorf("unplanned without checkpoint: %v, want ErrNoCheckpoint", err)
 	}
+}
+
+// deltaCounter counts the deltas its driver's Watch delivers.
+type deltaCounter struct {
+	device.Driver
+	n *atomic.Int32
+}
+
+func (c deltaCounter) Watch(ctx context.Context, m *flow.Matcher, fn func(device.Delta) error) error {
+	return c.Driver.Watch(ctx, m, func(dl device.Delta) error {
+		c.n.Add(1)
+		return fn(dl)
+	})
+}
+
+// waitUntil polls cond until it holds, for at most 20 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if !within(20*time.Second, cond) {
+		t.Fatalf("not within 20 s: %s", what)
+	}
+}
+
+// within polls cond for up to d and reports whether it held.
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
