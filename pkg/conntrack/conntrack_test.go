@@ -428,7 +428,34 @@ func TestWatch(t *testing.T) {
 			return nil
 		})
 	}()
-	time.Sleep(200 * time.Millisecond) // let Watch subscribe
+	// Watch has joined the event groups once it reports a probe entry:
+	// insert one (afresh) until it does. Events of the probe are skipped
+	// below.
+	probe := "0/17/10.7.9.1/5353/10.7.9.2/53"
+	probeSeen := func() bool {
+		wait := time.After(time.Second)
+		for {
+			select {
+			case e := <-events:
+				if e.Session.GetId() == probe {
+					return true
+				}
+			case <-wait:
+				return false
+			case err := <-done:
+				t.Fatalf("Watch ended before the probe was seen: %v", err)
+			case <-ctx.Done():
+				t.Fatal("Watch reported no event of the probe entry")
+			}
+		}
+	}
+	for {
+		inNS(t, ns, "conntrack", "-I", "-p", "udp", "-s", "10.7.9.1", "-d", "10.7.9.2", "--sport", "5353", "--dport", "53", "-t", "600")
+		if probeSeen() {
+			break
+		}
+		inNS(t, ns, "conntrack", "-D", "-p", "udp", "-s", "10.7.9.1")
+	}
 	inNS(t, ns, "conntrack", "-I", "-p", "tcp", "-s", "10.7.0.1", "-d", "10.7.0.2", "--sport", "4444", "--dport", "80",
 		"--state", "ESTABLISHED", "-u", "ASSURED", "-t", "600", "-m", "9")
 	inNS(t, ns, "conntrack", "-D", "-p", "tcp", "-s", "10.7.0.1")
