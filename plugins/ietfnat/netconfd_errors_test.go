@@ -185,7 +185,6 @@ func TestNetconfdWatch(t *testing.T) {
 	deltas := make(chan device.Delta, 16)
 	done := make(chan error, 1)
 	go func() { done <- d.Watch(ctx, nil, func(dl device.Delta) error { deltas <- dl; return nil }) }()
-	time.Sleep(time.Second) // the baseline read
 	expect := func(typ device.DeltaType, id string) {
 		t.Helper()
 		select {
@@ -201,9 +200,21 @@ func TestNetconfdWatch(t *testing.T) {
 	if err := flow.SetKey(mine); err != nil {
 		t.Fatal(err)
 	}
-	rawEdit(t, nd, `<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><nat xmlns="urn:ietf:params:xml:ns:yang:ietf-nat"><instances><instance><id>1</id><mapping-table>`+
-		string(withIndex(t, mine, 7))+`</mapping-table></instance></instances></nat></config>`)
-	expect(device.Upserted, mine.GetId())
+	// The watch reports what changed after its baseline read, which may
+	// come after a first write: write the binding afresh, its external
+	// port alternating, until a delta carries the content last written.
+	deadline := time.Now().Add(30 * time.Second)
+	for k := 0; ; k++ {
+		port := uint16(61000 + k%2) // 61000: mine as sess made it
+		rawEdit(t, nd, `<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><nat xmlns="urn:ietf:params:xml:ns:yang:ietf-nat"><instances><instance><id>1</id><mapping-table>`+
+			string(withIndex(t, sess(func(s *flow.Session) { s.Nat.Source.ExternalSrcPort = ygotU16(port) }), 7))+`</mapping-table></instance></instances></nat></config>`)
+		if seenPort(t, deltas, mine.GetId(), port, 2*time.Second) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delta for %s within 30 s of writes", mine.GetId())
+		}
+	}
 	changed := sess(func(s *flow.Session) { s.Nat.Source.ExternalSrcPort = ygotU16(1) })
 	rawEdit(t, nd, `<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><nat xmlns="urn:ietf:params:xml:ns:yang:ietf-nat"><instances><instance><id>1</id><mapping-table>`+
 		string(withIndex(t, changed, 7))+`</mapping-table></instance></instances></nat></config>`)
@@ -219,6 +230,26 @@ func TestNetconfdWatch(t *testing.T) {
 	case dl := <-deltas:
 		t.Errorf("unexpected delta %v %s", dl.Type, dl.ID)
 	default:
+	}
+}
+
+// seenPort waits up to d for an upserted delta of id with the external
+// port port; deltas of earlier writes (other ports) are passed over.
+func seenPort(t *testing.T, deltas <-chan device.Delta, id string, port uint16, d time.Duration) bool {
+	t.Helper()
+	wait := time.After(d)
+	for {
+		select {
+		case dl := <-deltas:
+			if dl.Type != device.Upserted || dl.ID != id || dl.Session.GetId() != id {
+				t.Fatalf("delta %v %s, want upserted %s", dl.Type, dl.ID, id)
+			}
+			if dl.Session.GetNat().GetSource().GetExternalSrcPort() == port {
+				return true
+			}
+		case <-wait:
+			return false
+		}
 	}
 }
 
