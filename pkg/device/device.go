@@ -91,7 +91,9 @@ type Driver interface {
 	Confirm(ctx context.Context, persistID string) error
 	Cancel(ctx context.Context, persistID string) error
 	// Watch streams changes of the device's table to fn until ctx ends or
-	// the stream fails. Devices without a change stream return
+	// the stream fails. Its first delta is Live, once the stream is in
+	// place: a change made after fn received it is delivered (one made
+	// before may not be). Devices without a change stream return
 	// ErrUnsupported.
 	Watch(ctx context.Context, m *flow.Matcher, fn func(Delta) error) error
 	// Close ends the connection. A confirmed commit of this session without
@@ -119,6 +121,11 @@ const (
 	// Resync: the stream lost events (overflow, reconnect); the receiver
 	// must re-read the table. Session and ID are empty.
 	Resync
+	// Live: the stream is in place; every change from now on is
+	// delivered. Watch sends it once, before any other delta, so a caller
+	// that reads the table after it misses nothing between the read and
+	// the stream. Session and ID are empty.
+	Live
 )
 
 func (t DeltaType) String() string {
@@ -129,6 +136,8 @@ func (t DeltaType) String() string {
 		return "removed"
 	case Resync:
 		return "resync"
+	case Live:
+		return "live"
 	}
 	return fmt.Sprintf("DeltaType(%d)", int(t))
 }

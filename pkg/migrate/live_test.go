@@ -101,9 +101,6 @@ func TestUnplannedMove(t *testing.T) {
 	l := newLab(t, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
 	l.seed("fwA", vmSessions(vm, 40)...)
 	l.seed("fwA", vmSessions("10.1.0.77", 5)...)
-	// The replication's change stream is watched through this count.
-	var deltas atomic.Int32
-	l.wrap = func(d device.Driver) device.Driver { return deltaCounter{d, &deltas} }
 	e := l.engine()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -119,15 +116,8 @@ func TestUnplannedMove(t *testing.T) {
 			}
 		}})
 	waitUntil(t, "a second checkpoint of fwA", func() bool { return checkpoints.Load() >= 2 })
-	// The stream may come up after the checkpoints (Replicate reads the
-	// table while its watch subscribes): traffic on another flow until the
-	// stream delivers, so that the late flow is sure to travel on it.
-	other := vmSessions("10.1.0.77", 1)[0].GetId()
-	waitUntil(t, "the change stream of fwA", func() bool {
-		n := deltas.Load()
-		l.fws["fwA"].Touch(other, 1, 100)
-		return within(time.Second, func() bool { return deltas.Load() > n })
-	})
+	// A checkpoint is taken once the change stream is live (Replicate
+	// reads the table after device.Live): a flow created now travels on it.
 	l.seed("fwA", vmSessions(vm, 41)[40]) // a late flow, replicated by the stream
 	waitUntil(t, "a checkpoint with the late flow", func() bool { return last.Load() == 46 })
 	l.agents["fwA"].Stop() // the firewall dies
@@ -150,19 +140,6 @@ func TestUnplannedMove(t *testing.T) {
 	}
 }
 
-// deltaCounter counts the deltas its driver's Watch delivers.
-type deltaCounter struct {
-	device.Driver
-	n *atomic.Int32
-}
-
-func (c deltaCounter) Watch(ctx context.Context, m *flow.Matcher, fn func(device.Delta) error) error {
-	return c.Driver.Watch(ctx, m, func(dl device.Delta) error {
-		c.n.Add(1)
-		return fn(dl)
-	})
-}
-
 // waitUntil polls cond until it holds, for at most 20 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -181,4 +158,45 @@ func within(d time.Duration, cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// TestPreCopyReadsAfterStreamLive: a source whose change stream takes a
+// while to come up, and a flow created before it does. The snapshot is
+// read once the stream says it is live, so the flow is copied with the
+// rest, not found late by the reconcile read after the freeze.
+func TestPreCopyReadsAfterStreamLive(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, map[string]simfw.Personality{"fwA": sim("sami-sim"), "fwB": sim("sami-sim")})
+	l.seed("fwA", vmSessions(vm, 20)...)
+	early := vmSessions(vm, 21)[20]
+	l.wrap = func(d device.Driver) device.Driver {
+		return slowWatch{d, func() { l.seed("fwA", early) }}
+	}
+	rep, err := l.engine().Migrate(ctx, migrate.Request{Kind: migrate.PreCopy, Endpoints: endpoint(vm), Sources: []string{"fwA"}, Destinations: []string{"fwB"}})
+	if err != nil {
+		t.Fatalf("pre-copy: %v", err)
+	}
+	if n := len(l.ids("fwB")); n != 21 {
+		t.Errorf("fwB holds %d sessions, want 21", n)
+	}
+	if rep.Late != 0 {
+		t.Errorf("%d changes found late by the reconcile read, want 0 (the snapshot is read after the stream is live)", rep.Late)
+	}
+}
+
+// slowWatch is a driver whose change stream comes up late: Watch waits,
+// runs before (a change the stream will not see), then subscribes.
+type slowWatch struct {
+	device.Driver
+	before func()
+}
+
+func (s slowWatch) Watch(ctx context.Context, m *flow.Matcher, fn func(device.Delta) error) error {
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.before()
+	return s.Driver.Watch(ctx, m, fn)
 }

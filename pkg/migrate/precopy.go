@@ -31,10 +31,17 @@ type PreCopyOptions struct {
 	Settle time.Duration
 }
 
+// liveTimeout bounds the wait for a source's change stream to say it is
+// live (device.Live) before the snapshot is read. A driver that never says
+// so is read anyway after it: a change between the read and the stream is
+// then found by the reconcile read after the freeze (Report.Late).
+const liveTimeout = 30 * time.Second
+
 // deltaQueue collects the changes Watch streams from the sources.
 type deltaQueue struct {
 	mu     sync.Mutex
 	deltas []srcDelta
+	live   map[string]bool // sources whose stream said device.Live
 	last   time.Time
 	err    error
 	notify chan struct{}
@@ -47,8 +54,15 @@ type srcDelta struct {
 
 func (q *deltaQueue) push(src string, d device.Delta) {
 	q.mu.Lock()
-	q.deltas = append(q.deltas, srcDelta{src, d})
-	q.last = time.Now()
+	if d.Type == device.Live {
+		if q.live == nil {
+			q.live = map[string]bool{}
+		}
+		q.live[src] = true
+	} else {
+		q.deltas = append(q.deltas, srcDelta{src, d})
+		q.last = time.Now()
+	}
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
@@ -62,6 +76,35 @@ func (q *deltaQueue) fail(err error) {
 		q.err = err
 	}
 	q.mu.Unlock()
+}
+
+// waitLive waits until every source's stream is live, a stream failed
+// (its error), ctx ends, or timeout passes (nil: the caller reads anyway;
+// the sources not yet live are returned).
+func (q *deltaQueue) waitLive(ctx context.Context, srcs []string, timeout time.Duration) ([]string, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		q.mu.Lock()
+		err := q.err
+		var waiting []string
+		for _, src := range srcs {
+			if !q.live[src] {
+				waiting = append(waiting, src)
+			}
+		}
+		q.mu.Unlock()
+		if err != nil || len(waiting) == 0 {
+			return nil, err
+		}
+		select {
+		case <-q.notify:
+		case <-deadline.C:
+			return waiting, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func (q *deltaQueue) take() ([]srcDelta, time.Time, error) {
@@ -104,7 +147,8 @@ func (r *run) precopy(ctx context.Context) error {
 	if err := r.timed(PhaseLock, func() error { return r.lock(ctx) }); err != nil {
 		return err
 	}
-	// Watch first, then read: every change after the read is in the queue.
+	// Watch first, then read once the streams are live: every change
+	// after the read is in the queue.
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	q := &deltaQueue{notify: make(chan struct{}, 1)}
@@ -121,7 +165,19 @@ func (r *run) precopy(ctx context.Context) error {
 			}
 		}()
 	}
-	if err := r.timed(PhaseSnapshot, func() error { return r.snapshot(ctx) }); err != nil {
+	if err := r.timed(PhaseSnapshot, func() error {
+		// Read once every stream is live, so that no change falls
+		// between the read and the stream.
+		late, err := q.waitLive(ctx, r.req.Sources, liveTimeout)
+		if err != nil {
+			return err
+		}
+		if len(late) > 0 {
+			r.e.log.Warn("pre-copy: change stream not live in time, reading anyway (the reconcile read after the freeze catches what it misses)",
+				"migration", r.id, "sources", late, "waited", liveTimeout)
+		}
+		return r.snapshot(ctx)
+	}); err != nil {
 		return err
 	}
 	if err := r.timed(PhaseTransform, func() error { return r.transform(ctx) }); err != nil {

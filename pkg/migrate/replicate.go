@@ -85,12 +85,17 @@ func (e *Engine) replicateOnce(ctx context.Context, dev string, o ReplicateOptio
 	table := make(map[string]*flow.Session)
 	var pending []device.Delta
 	resync := false
-	// Watch first so no change between the read and the stream is missed.
+	// Watch first and read once the stream is live, so no change between
+	// the read and the stream is missed.
 	watchErr := make(chan error, 1)
-	ready := make(chan struct{})
+	live := make(chan struct{})
+	var liveOnce sync.Once
 	go func() {
-		<-ready
 		watchErr <- d.Watch(ctx, nil, func(dl device.Delta) error {
+			if dl.Type == device.Live {
+				liveOnce.Do(func() { close(live) })
+				return nil
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if dl.Type == device.Resync {
@@ -100,7 +105,18 @@ func (e *Engine) replicateOnce(ctx context.Context, dev string, o ReplicateOptio
 			return nil
 		})
 	}()
-	close(ready)
+	select {
+	case <-live:
+	case err := <-watchErr:
+		if err == nil {
+			err = errors.New("change stream ended")
+		}
+		return fmt.Errorf("watch %s: %w", dev, err)
+	case <-time.After(liveTimeout):
+		e.log.Warn("replication: change stream not live in time, reading anyway", "device", dev, "waited", liveTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	err = d.Read(ctx, nil, func(s *flow.Session) error {
 		if flow.SetKey(s) == nil {
 			table[s.GetId()] = s

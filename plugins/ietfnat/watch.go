@@ -13,12 +13,15 @@ import (
 // Upserted for a new session or one whose canonical form changed (volatile
 // leaves do not count, so a lifetime counting down is no change), Removed
 // for one that is gone. The first read is the baseline and is not
-// reported. It keeps a digest per matching session (some 100 bytes each).
+// reported: device.Live follows it. It keeps a digest per matching session (some 100 bytes each).
 // It returns ctx's error when ctx ends, a Read error (wrapping a device
 // sentinel) when a poll fails, and fn's error as it is.
 func (d *Driver) Watch(ctx context.Context, m *flow.Matcher, fn func(device.Delta) error) error {
 	prev, err := d.snapshot(ctx, m)
 	if err != nil {
+		return err
+	}
+	if err := fn(device.Delta{Type: device.Live, Time: time.Now()}); err != nil {
 		return err
 	}
 	t := time.NewTicker(d.opts.watchInterval)

@@ -237,39 +237,52 @@ func TestWatchDeliversWholeSessions(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var got []device.Delta
+	live := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		done <- d.Watch(ctx, flow.NewMatcher(flow.Endpoint{Address: addr(t, s)}), func(dl device.Delta) error {
+			if dl.Type == device.Live {
+				close(live)
+				return nil
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, dl)
 			return nil
 		})
 	}()
+	select {
+	case <-live:
+	case err := <-done:
+		t.Fatalf("watch ended before it was live: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watch did not say it is live")
+	}
+	fw.Touch(s.GetId(), 10, 1000) // counters change: only those leaves travel
+	fw.Touch(devicetest.Session(2).GetId(), 10, 1000)
 	var last *device.Delta
 	deadline := time.Now().Add(20 * time.Second)
 	for last == nil {
 		if time.Now().After(deadline) {
-			t.Fatal("no delta for a session with traffic")
+			t.Fatal("no delta with the new counters for a session with traffic")
 		}
-		fw.Touch(s.GetId(), 10, 1000) // counters change: only those leaves travel
-		fw.Touch(devicetest.Session(2).GetId(), 10, 1000)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 		mu.Lock()
-		if len(got) > 0 {
+		for i := range got {
+			if dl := &got[i]; dl.Type != device.Upserted || dl.ID != s.GetId() {
+				t.Fatalf("delta %v %s, want upserted %s", dl.Type, dl.ID, s.GetId())
+			}
+		}
+		// The leaves travel one by one: the copy with the new packet
+		// count is the one to look at.
+		if len(got) > 0 && got[len(got)-1].Session.GetCounters().GetOriginal().GetPackets() > 0 {
 			last = &got[len(got)-1]
 		}
 		mu.Unlock()
 	}
-	if last.Type != device.Upserted || last.ID != s.GetId() {
-		t.Fatalf("delta %v %s, want upserted %s", last.Type, last.ID, s.GetId())
-	}
 	s.Timers.Remaining = s.Timers.IdleTimeout // traffic restarted the lifetime
 	if r := flow.Diff([]*flow.Session{s}, []*flow.Session{last.Session}); !r.Empty() {
 		t.Errorf("the delivered session is not whole: %+v", r)
-	}
-	if last.Session.GetCounters().GetOriginal().GetPackets() == 0 {
-		t.Error("the delivered session lacks the new counters")
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -282,8 +295,22 @@ func TestWatchStreamLost(t *testing.T) {
 	a, _ := agenttest.StartSim(t, "fw1", simfw.Vendors()["sami-sim"])
 	d := openT(t, a.Config())
 	done := make(chan error, 1)
-	go func() { done <- d.Watch(ctxT(t), nil, func(device.Delta) error { return nil }) }()
-	time.Sleep(300 * time.Millisecond)
+	live := make(chan struct{}, 1)
+	go func() {
+		done <- d.Watch(ctxT(t), nil, func(dl device.Delta) error {
+			if dl.Type == device.Live {
+				live <- struct{}{}
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-live:
+	case err := <-done:
+		t.Fatalf("watch ended before it was live: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watch did not say it is live")
+	}
 	a.Stop()
 	select {
 	case err := <-done:

@@ -28,8 +28,9 @@ var schema = sync.OnceValues(flowstate.Schema)
 
 // Watch streams changes of the device's session table to fn until ctx ends
 // (it then returns ctx's error) or the stream fails (an error wrapping
-// device.ErrUnreachable). Sessions that exist when Watch starts are not
-// delivered: Read them. With a Matcher only the matching sessions are
+// device.ErrUnreachable). Its first delta is device.Live, once the stream
+// is in place. Sessions that exist when Watch starts are not delivered:
+// Read them after Live. With a Matcher only the matching sessions are
 // reported; a Removed delta names a session that matched.
 //
 // Over gNMI (cfg.GNMIAddress) the driver subscribes (STREAM, ON_CHANGE,
@@ -153,6 +154,10 @@ func (d *Driver) subscribe(ctx context.Context, m *flow.Matcher, fn func(device.
 		}
 	}
 	a.pending = nil
+	// Subscribed and seeded: every change from here on reaches the mirror.
+	if err := fn(device.Delta{Type: device.Live, Time: time.Now()}); err != nil {
+		return err
+	}
 	idle := time.NewTimer(groupIdle)
 	defer idle.Stop()
 	for {
@@ -394,6 +399,13 @@ func (d *Driver) poll(ctx context.Context, m *flow.Matcher, fn func(device.Delta
 				if err := fn(device.Delta{Type: device.Removed, ID: id, Time: time.Now()}); err != nil {
 					return err
 				}
+			}
+		}
+		if prev == nil {
+			// The baseline is read: a change from now on shows at the
+			// next poll.
+			if err := fn(device.Delta{Type: device.Live, Time: time.Now()}); err != nil {
+				return err
 			}
 		}
 		prev = cur

@@ -309,22 +309,17 @@ func (s *suite) watch(t *testing.T) {
 		return false
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
-	// The stream may start after Watch returned control, a device need
-	// not report a session rewritten unchanged, and a poller may miss a
-	// session destroyed and created again between two looks: create the
-	// session afresh, with alternating content, until the creation is seen.
-	var last *flow.Session
-	k := 0
-	eventually(t, "a created session seen", func() bool {
-		dev.Destroy(t, other.GetId(), watched.GetId())
-		n := count()
-		last = s.h.Session(1)
-		if k++; k%2 == 0 {
-			s.h.Modify(last)
-		}
-		dev.Seed(t, other, last)
-		return within(2*time.Second, func() bool { return seen(n, device.Upserted, watched.GetId()) })
-	})
+	// The stream says when it is in place: a session created after that
+	// must be reported.
+	eventually(t, "the stream live", func() bool { return seen(0, device.Live, "") })
+	mu.Lock()
+	if got[0].Type != device.Live {
+		t.Errorf("the first delta is %v, want live", got[0].Type)
+	}
+	mu.Unlock()
+	last := s.h.Session(1)
+	dev.Seed(t, other, last)
+	eventually(t, "a session created after live seen", func() bool { return seen(0, device.Upserted, watched.GetId()) })
 	n := count()
 	dev.Destroy(t, other.GetId(), watched.GetId())
 	eventually(t, "a destroyed session seen", func() bool { return seen(n, device.Removed, watched.GetId()) })
@@ -335,7 +330,10 @@ func (s *suite) watch(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	var upserted *flow.Session
-	for _, dl := range got[:n] {
+	for i, dl := range got[:n] {
+		if dl.Type == device.Live && i > 0 {
+			t.Errorf("delta %d is live again: Watch says it once", i)
+		}
 		if dl.ID == other.GetId() {
 			t.Errorf("watch with a matcher delivered %v of a session it does not match", dl.Type)
 		}

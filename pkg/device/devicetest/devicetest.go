@@ -241,18 +241,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// within polls cond for up to d.
-func within(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
 // wrongKnownHosts writes a known_hosts file naming another key for addr.
 func wrongKnownHosts(t *testing.T, addr string) string {
 	t.Helper()
