@@ -254,6 +254,23 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("%s holds %d sessions of %s, want %s", args[0], got, args[1], args[2])
 				}
 			},
+			// fault DEVICE write|delete N: DEVICE refuses the N-th session
+			// written or deleted from now on, once.
+			"fault": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: fault DEVICE write|delete N")
+				}
+				n, err := strconv.Atoi(args[2])
+				ts.Check(err)
+				switch fw := l.fws[args[0]]; args[1] {
+				case "write":
+					fw.FailWriteAt(n)
+				case "delete":
+					fw.FailDeleteAt(n)
+				default:
+					ts.Fatalf("fault: %q is not write or delete", args[1])
+				}
+			},
 			// lastid VAR: the newest migration of the script's journal.
 			"lastid": func(ts *testscript.TestScript, neg bool, args []string) {
 				j, err := journal.Open(ts.Getenv("SAMI_JOURNAL"), journal.WithReadOnly())

@@ -85,6 +85,7 @@ type Firewall struct {
 	table    map[string]*entry
 	watchers map[*watcher]struct{}
 	failIn   int // FailWriteAt countdown; 0: off
+	failDel  int // FailDeleteAt countdown; 0: off
 	closed   bool
 
 	stop     chan struct{}
@@ -158,6 +159,17 @@ func (f *Firewall) FailWriteAt(n int) {
 	f.failIn = max(n, 0)
 	f.mu.Unlock()
 	f.log.Info("simfw: fail write", "at", n)
+}
+
+// FailDeleteAt makes the n-th session deleted from now on (counted over
+// Delete calls, sessions in the table only) fail with backend.ErrRefused,
+// once: the sessions of that call before it are deleted, it and the rest
+// are not (a *backend.BatchError). n <= 0 cancels a pending fault.
+func (f *Firewall) FailDeleteAt(n int) {
+	f.mu.Lock()
+	f.failDel = max(n, 0)
+	f.mu.Unlock()
+	f.log.Info("simfw: fail delete", "at", n)
 }
 
 // Disconnect makes the device unreachable: every Backend call fails with
@@ -516,18 +528,31 @@ func (f *Firewall) Delete(ctx context.Context, ss []*flow.Session) error {
 	now := f.now()
 	n := 0
 	var evs []pending
-	for _, id := range ids {
-		if e, ok := f.table[id]; ok {
-			delete(f.table, id)
-			if len(f.watchers) > 0 {
-				evs = append(evs, pending{backend.Destroyed, e, now})
-			}
-			n++
+	var refused error
+	for i, id := range ids {
+		e, ok := f.table[id]
+		if !ok {
+			continue
 		}
+		if f.failDel > 0 {
+			if f.failDel--; f.failDel == 0 {
+				refused = &backend.BatchError{Applied: i, ID: id,
+					Err: fmt.Errorf("%w: delete of session %s (injected fault)", backend.ErrRefused, id)}
+				break
+			}
+		}
+		delete(f.table, id)
+		if len(f.watchers) > 0 {
+			evs = append(evs, pending{backend.Destroyed, e, now})
+		}
+		n++
 	}
 	f.publishLocked(evs)
 	f.log.Debug("simfw: delete", "sessions", len(ss), "deleted", n, "active", len(f.table))
-	return nil
+	if refused != nil {
+		f.log.Info("simfw: delete refused", "err", refused)
+	}
+	return refused
 }
 
 // Touch simulates traffic on session id: it adds packets and bytes to the
