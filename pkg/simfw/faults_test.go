@@ -1,14 +1,17 @@
 package simfw_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sami-netops/sami/pkg/backend"
 	"github.com/sami-netops/sami/pkg/flow"
+	"github.com/sami-netops/sami/pkg/simfw"
 )
 
 func TestFailWriteAt(t *testing.T) {
@@ -165,4 +168,100 @@ func TestFailDeleteAt(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestDisconnect(t *testing.T) {
+	f := sim()
+	upsert(t, f, nth(1))
+	events, done := watch(t, f)
+	f.Disconnect()
+	if err := result(t, done); !errors.Is(err, simfw.ErrUnreachable) {
+		t.Errorf("Watch = %v, want ErrUnreachable", err)
+	}
+	ctx := t.Context()
+	calls := map[string]func() error{
+		"Upsert": func() error { return f.Upsert(ctx, []*flow.Session{nth(2)}) },
+		"Delete": func() error { return f.Delete(ctx, []*flow.Session{nth(1)}) },
+		"Dump":   func() error { return f.Dump(ctx, func(*flow.Session) error { return nil }) },
+		"Capabilities": func() error {
+			_, err := f.Capabilities(ctx)
+			return err
+		},
+		"Watch": func() error { return f.Watch(ctx, func(backend.Event) error { return nil }) },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			err := call()
+			if !errors.Is(err, simfw.ErrUnreachable) || errors.Is(err, backend.ErrClosed) {
+				t.Errorf("%s = %v, want ErrUnreachable", name, err)
+			}
+		})
+	}
+	// The device keeps running; its events reach nobody.
+	f.Touch(id(nth(1)), 1, 1)
+	noMore(t, events)
+	f.Reconnect()
+	for name, call := range calls {
+		if name == "Watch" {
+			continue
+		}
+		if err := call(); err != nil {
+			t.Errorf("%s after Reconnect: %v", name, err)
+		}
+	}
+	if diff := cmp.Diff([]string{id(nth(2))}, ids(f.Snapshot())); diff != "" {
+		t.Errorf("table after Reconnect (-want +got):\n%s", diff)
+	}
+
+	t.Run("during dump", func(t *testing.T) {
+		f := sim()
+		upsert(t, f, batch(0, 3)...)
+		n := 0
+		err := f.Dump(t.Context(), func(*flow.Session) error {
+			n++
+			f.Disconnect()
+			return nil
+		})
+		if !errors.Is(err, simfw.ErrUnreachable) || n != 1 {
+			t.Errorf("Dump = %v after %d sessions, want ErrUnreachable after 1", err, n)
+		}
+	})
+}
+
+func TestLatency(t *testing.T) {
+	f := sim()
+	f.SetLatency(time.Hour)
+	ctx := t.Context()
+	calls := map[string]func(context.Context) error{
+		"Upsert": func(ctx context.Context) error { return f.Upsert(ctx, []*flow.Session{nth(1)}) },
+		"Delete": func(ctx context.Context) error { return f.Delete(ctx, []*flow.Session{nth(1)}) },
+		"Dump":   func(ctx context.Context) error { return f.Dump(ctx, func(*flow.Session) error { return nil }) },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := call(ctx)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s = %v, want DeadlineExceeded", name, err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s took %v despite the cancelled context", name, d)
+			}
+		})
+	}
+	if f.Len() != 0 {
+		t.Errorf("Len = %d, want 0: the cancelled Upsert wrote", f.Len())
+	}
+	f.SetLatency(30 * time.Millisecond)
+	start := time.Now()
+	upsert(t, f, nth(1))
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Errorf("Upsert took %v, want at least the latency", d)
+	}
+	f.SetLatency(0)
+	if _, err := f.Capabilities(ctx); err != nil {
+		t.Error(err)
+	}
 }
