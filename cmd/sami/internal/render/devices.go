@@ -20,6 +20,20 @@ type Device struct {
 	Location    string `json:"location,omitempty"`
 	Role        string `json:"role,omitempty"`
 	Discovered  bool   `json:"discovered"`
+	// Set by `sami devices --check`: the device was connected to.
+	Check *DeviceCheck `json:"check,omitempty"`
+}
+
+// DeviceCheck is the result of connecting to a device and reading its
+// capabilities.
+type DeviceCheck struct {
+	Status   string  `json:"status"` // ok, unreachable, auth, config, failed
+	Error    string  `json:"error,omitempty"`
+	Sessions uint64  `json:"sessions"`
+	Free     *uint64 `json:"free,omitempty"` // nil: unknown
+	Writable bool    `json:"writable"`
+	Watch    bool    `json:"watch"`
+	Millis   int64   `json:"ms"` // connect and read
 }
 
 // DevicesOf lists an inventory's devices with their effective domain and
@@ -48,13 +62,25 @@ func Devices(w io.Writer, f Format, ds []Device) error {
 		}
 		return writeData(w, f, map[string]any{"devices": ds})
 	}
-	t := newTable(w, "NAME", "DRIVER", "ADDRESS", "DOMAIN", "LOCATION", "ROLE", "DISCOVERED")
+	checked := len(ds) > 0 && ds[0].Check != nil
+	cols := []string{"NAME", "DRIVER", "ADDRESS", "DOMAIN", "LOCATION", "ROLE", "DISCOVERED"}
+	if checked {
+		cols = append(cols, "STATUS", "SESSIONS", "FREE", "WRITABLE", "TIME")
+	}
+	t := newTable(w, cols...)
 	for _, d := range ds {
-		disc := "no"
-		if d.Discovered {
-			disc = "yes"
+		row := []string{d.Name, d.Driver, d.Address, d.Domain, d.Location, d.Role, yesNo(d.Discovered)}
+		if c := d.Check; c != nil {
+			sessions, free, writable := "-", "-", "-"
+			if c.Status == "ok" {
+				sessions, free, writable = strconv.FormatUint(c.Sessions, 10), "unknown", yesNo(c.Writable)
+				if c.Free != nil {
+					free = strconv.FormatUint(*c.Free, 10)
+				}
+			}
+			row = append(row, c.Status, sessions, free, writable, fmt.Sprintf("%dms", c.Millis))
 		}
-		t.row(d.Name, d.Driver, d.Address, d.Domain, d.Location, d.Role, disc)
+		t.row(row...)
 	}
 	return t.flush()
 }
