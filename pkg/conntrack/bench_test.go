@@ -12,15 +12,20 @@ import (
 
 // genSessions returns n distinct established TCP sessions with window
 // scale and flags.
-func genSessions(n int) []*flow.Session {
+func genSessions(n int) []*flow.Session { return genSessionsFrom(0, n) }
+
+// genSessionsFrom returns sessions from..from+n-1 of the sequence of
+// genSessions (distinct for up to 2^24 sessions).
+func genSessionsFrom(from, n int) []*flow.Session {
 	ss := make([]*flow.Session, n)
 	base := netip.MustParseAddr("10.64.0.0").As4()
-	for i := range n {
+	for j := range n {
+		i := from + j
 		a := base
 		a[2], a[3] = byte(i>>16), byte(i>>8)
 		src := netip.AddrFrom4(a).String()
-		ss[i] = established(sb(0, 6, src, uint16(1024+i%60000), "10.128.0.1", 443, 3600), 7, 7)
-		if err := flow.SetKey(ss[i]); err != nil {
+		ss[j] = established(sb(0, 6, src, uint16(1024+i%60000), "10.128.0.1", 443, 3600), 7, 7)
+		if err := flow.SetKey(ss[j]); err != nil {
 			panic(err)
 		}
 	}
