@@ -113,7 +113,7 @@ func sampleHeap(peak *uint64, base uint64) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-func heapInUse() uint64 { return readMetric("/memory/classes/heap/objects:bytes") }
+func heapInUse() uint64  { return readMetric("/memory/classes/heap/objects:bytes") }
 func heapAllocs() uint64 { return readMetric("/gc/heap/allocs:bytes") }
 
 func readMetric(name string) uint64 {
