@@ -43,17 +43,29 @@ func TestWatchBatchLargerThanBuffer(t *testing.T) {
 func TestWatchOverflowAfterBigBatch(t *testing.T) {
 	f := sim(simfw.WithWatchBuffer(4))
 	block := make(chan struct{})
+	entered := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	n := 0
 	go func() {
 		done <- f.Watch(t.Context(), func(backend.Event) error {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
 			<-block
 			n++
 			return nil
 		})
 	}()
 	waitFor(t, func() bool { return f.Watchers() == 1 })
-	upsert(t, f, nth(0))          // taken by the watcher, stuck in fn
+	upsert(t, f, nth(0)) // taken by the watcher, stuck in fn
+	// Wait for it: a watcher waking only after the batch would take the
+	// batch with it and leave the queue empty for the next write.
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher never received the first event")
+	}
 	upsert(t, f, batch(1, 10)...) // queued whole
 	upsert(t, f, nth(11))         // the queue is full: dropped
 	if f.Watchers() != 0 {
