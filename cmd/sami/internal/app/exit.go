@@ -78,7 +78,7 @@ var ExitCodes = []struct {
 	Meaning string
 }{
 	{ExitOK, "done"},
-	{ExitFailure, "the operation failed (a migration was rolled back: the sources are untouched)"},
+	{ExitFailure, "the operation failed or was interrupted (a migration was rolled back: the sources are untouched)"},
 	{ExitUsage, "bad command line, configuration or inventory (the message names the file line and field)"},
 	{ExitUnreachable, "a device could not be reached"},
 	{ExitAuth, "authentication failed (wrong host key, password or key)"},

@@ -4,6 +4,7 @@ package root
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,6 +76,15 @@ func Run(args []string, in io.Reader, out, errw io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := cmd.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: what failed is the interruption, not the device
+		// whose call it cut short (a migration still open in the journal
+		// keeps its own code).
+		var ee *app.ExitError
+		if !errors.As(err, &ee) {
+			err = &app.ExitError{Code: app.ExitFailure, Err: fmt.Errorf("interrupted: %w", err)}
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(errw, "sami: %v\n", err)
 	}
