@@ -88,10 +88,17 @@ func TestAnnounce(t *testing.T) {
 	if got.Announcement != want {
 		t.Fatalf("announced %+v\nwant      %+v", got.Announcement, want)
 	}
-	// It keeps announcing: the registration outlives several TTLs.
-	time.Sleep(1500 * time.Millisecond)
-	if a, ok := l.dir.Lookup("fw-lab"); !ok || !a.LastSeen.After(got.LastSeen) {
-		t.Fatalf("the agent stopped announcing (%+v, %v):\n%s", a, ok, p.Log())
+	// It keeps announcing: the registration outlives several TTLs, renewed
+	// (watched until a renewal 1.5 s after the first; a fixed pause would
+	// fail on a renewal that came late under load).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		a, ok := l.dir.Lookup("fw-lab")
+		if ok && a.LastSeen.Sub(got.LastSeen) >= 1500*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent stopped announcing (%+v, %v):\n%s", a, ok, p.Log())
+		}
 	}
 	if strings.Contains(p.Log(), "directory-token") {
 		t.Error("the token is in the agent's log")
