@@ -342,59 +342,47 @@ func TestInteropNetconfdStartup(t *testing.T) {
 	s.close(n)
 }
 
-// TestInteropNetconfdSeveral: two instances in one process, started in
-// parallel, are independent, and each one's host key check rejects the other.
+// TestInteropNetconfdSeveral: two instances in one process, started at
+// once, are independent, and each one's host key check rejects the other.
+// They are started from two goroutines: as parallel subtests each waiting
+// for the other to be up, they deadlocked under -parallel 1 (the default
+// on a one-CPU machine), where only one subtest runs at a time.
 func TestInteropNetconfdSeveral(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		peers []*peertest.Netconfd
-		wg    sync.WaitGroup
-	)
-	t.Run("group", func(t *testing.T) {
-		for i := range 2 {
-			wg.Add(1)
-			t.Run(fmt.Sprint(i), func(t *testing.T) {
-				t.Parallel()
-				var once sync.Once
-				started := func() { once.Do(wg.Done) }
-				defer started() // also when startModel fails
-				n := startModel(t)
-				mu.Lock()
-				peers = append(peers, n)
-				mu.Unlock()
-				started()
-				wg.Wait() // both are up at the same time
-				s := openNetconf(t, n, keyAuth(t, n))
-				if i == 0 {
-					s.ok(n, editConfig)
-					s.ok(n, `<commit/>`)
-				}
-				s.close(n)
-				mu.Lock()
-				if len(peers) < 2 {
-					mu.Unlock()
-					t.Fatal("the other instance did not start")
-				}
-				other := peers[0]
-				if other == n {
-					other = peers[1]
-				}
-				mu.Unlock()
-				if _, err := dial(t, n, other.KnownHosts, keyAuth(t, n)); err == nil || !strings.Contains(err.Error(), "knownhosts") {
-					t.Errorf("dial %s with the other instance's known_hosts: want a knownhosts error, got %v", n.Addr, err)
-				}
-				if n.Addr == other.Addr || n.Dir == other.Dir {
-					t.Errorf("instances share an address or dir: %s %s", n.Addr, n.Dir)
-				}
-				s = openNetconf(t, n, keyAuth(t, n))
-				r := s.rpc(n, getConfigRunning)
-				if has := strings.Contains(r, sessionID); has != (i == 0) {
-					t.Errorf("instance %d: running has the session = %v:\n%s", i, has, r)
-				}
-				s.close(n)
-			})
+	peers := make([]*peertest.Netconfd, 2)
+	tbs := make([]*fakeTB, len(peers)) // a failed start ends its goroutine only
+	var wg sync.WaitGroup
+	for i := range peers {
+		tbs[i] = &fakeTB{TB: t}
+		wg.Go(func() { peers[i] = startModel(tbs[i]) })
+	}
+	wg.Wait() // both are up at the same time
+	for i, f := range tbs {
+		switch f.kind {
+		case "skip":
+			t.Skipf("instance %d: %s", i, f.msg)
+		case "fatal":
+			t.Fatalf("instance %d: %s", i, f.msg)
 		}
-	})
+	}
+	s := openNetconf(t, peers[0], keyAuth(t, peers[0]))
+	s.ok(peers[0], editConfig)
+	s.ok(peers[0], `<commit/>`)
+	s.close(peers[0])
+	for i, n := range peers {
+		other := peers[1-i]
+		if _, err := dial(t, n, other.KnownHosts, keyAuth(t, n)); err == nil || !strings.Contains(err.Error(), "knownhosts") {
+			t.Errorf("dial %s with the other instance's known_hosts: want a knownhosts error, got %v", n.Addr, err)
+		}
+		if n.Addr == other.Addr || n.Dir == other.Dir {
+			t.Errorf("instances share an address or dir: %s %s", n.Addr, n.Dir)
+		}
+		s := openNetconf(t, n, keyAuth(t, n))
+		r := s.rpc(n, getConfigRunning)
+		if has := strings.Contains(r, sessionID); has != (i == 0) {
+			t.Errorf("instance %d: running has the session = %v:\n%s", i, has, r)
+		}
+		s.close(n)
+	}
 }
 
 // TestNeedPolicy: a missing peer skips, or fails with SAMI_REQUIRE_PEERS=1.
