@@ -237,27 +237,11 @@ func TestWatchDeliversWholeSessions(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var got []device.Delta
-	live := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- d.Watch(ctx, flow.NewMatcher(flow.Endpoint{Address: addr(t, s)}), func(dl device.Delta) error {
-			if dl.Type == device.Live {
-				close(live)
-				return nil
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			got = append(got, dl)
-			return nil
-		})
-	}()
-	select {
-	case <-live:
-	case err := <-done:
-		t.Fatalf("watch ended before it was live: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the watch did not say it is live")
-	}
+	done := watchLive(t, ctx, d, flow.NewMatcher(flow.Endpoint{Address: addr(t, s)}), func(dl device.Delta) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, dl)
+	})
 	fw.Touch(s.GetId(), 10, 1000) // counters change: only those leaves travel
 	fw.Touch(devicetest.Session(2).GetId(), 10, 1000)
 	var last *device.Delta
@@ -294,23 +278,7 @@ func TestWatchDeliversWholeSessions(t *testing.T) {
 func TestWatchStreamLost(t *testing.T) {
 	a, _ := agenttest.StartSim(t, "fw1", simfw.Vendors()["sami-sim"])
 	d := openT(t, a.Config())
-	done := make(chan error, 1)
-	live := make(chan struct{}, 1)
-	go func() {
-		done <- d.Watch(ctxT(t), nil, func(dl device.Delta) error {
-			if dl.Type == device.Live {
-				live <- struct{}{}
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-live:
-	case err := <-done:
-		t.Fatalf("watch ended before it was live: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the watch did not say it is live")
-	}
+	done := watchLive(t, ctxT(t), d, nil, func(device.Delta) {})
 	a.Stop()
 	select {
 	case err := <-done:
@@ -329,4 +297,31 @@ func addr(t *testing.T, s *flow.Session) netip.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// watchLive starts d.Watch and returns once its stream is live (failing
+// the test if it ends or stays silent for 20 s before); the deltas after
+// Live go to fn, Watch's result to the returned channel.
+func watchLive(t *testing.T, ctx context.Context, d device.Driver, m *flow.Matcher, fn func(device.Delta)) <-chan error {
+	t.Helper()
+	live := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Watch(ctx, m, func(dl device.Delta) error {
+			if dl.Type == device.Live {
+				close(live)
+			} else {
+				fn(dl)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-live:
+	case err := <-done:
+		t.Fatalf("watch ended before it was live: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watch did not say it is live")
+	}
+	return done
 }
