@@ -7,12 +7,8 @@
 package ciscoiosxe
 
 import (
-	"context"
 	_ "embed"
-	"sync"
 
-	"github.com/sami-netops/sami/pkg/device"
-	"github.com/sami-netops/sami/pkg/mapping"
 	"github.com/sami-netops/sami/pkg/mapping/mapdriver"
 )
 
@@ -22,26 +18,18 @@ const Name = "cisco-iosxe-nat"
 //go:embed mapping.yaml
 var mappingYAML []byte
 
-// MappingFile is the mapping's path in the repository (for messages).
-const MappingFile = "plugins/ciscoiosxe/mapping.yaml"
-
-// Mapping is the cisco-iosxe-nat mapping, parsed once.
-var Mapping = sync.OnceValue(func() *mapping.Mapping { return mapping.MustParse(MappingFile, mappingYAML) })
-
-// MappingYAML returns the mapping file as embedded.
-func MappingYAML() []byte { return append([]byte(nil), mappingYAML...) }
-
-// Open connects to an IOS XE device over NETCONF (device.Config.Options:
-// mapdriver.OptSkipInvalid).
-func Open(ctx context.Context, cfg device.Config) (*mapdriver.Driver, error) {
-	return mapdriver.Open(ctx, cfg, Mapping(), mapdriver.WithFeatures("nat", "zones"))
+var plugin = &mapdriver.Plugin{
+	Name: Name, File: "plugins/ciscoiosxe/mapping.yaml", YAML: mappingYAML,
+	Description: "Cisco IOS XE NAT translations (Cisco-IOS-XE-nat-oper), read-only",
+	Features:    []string{"nat", "zones"},
 }
 
-// Register adds the cisco-iosxe-nat driver to r.
-func Register(r *device.Registry) error {
-	return r.Register(device.Info{
-		Name:        Name,
-		Description: "Cisco IOS XE NAT translations (Cisco-IOS-XE-nat-oper), read-only",
-		Factory:     func(ctx context.Context, cfg device.Config) (device.Driver, error) { return Open(ctx, cfg) },
-	})
-}
+var (
+	// Mapping is the cisco-iosxe-nat mapping, parsed once.
+	Mapping = plugin.Mapping
+	// Open connects to an IOS XE device over NETCONF (device.Config.Options:
+	// mapdriver.OptSkipInvalid).
+	Open = plugin.Open
+	// Register adds the cisco-iosxe-nat driver to a registry.
+	Register = plugin.Register
+)
