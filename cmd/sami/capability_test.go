@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -75,32 +72,6 @@ locations:
 			}
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// sami ARGS...: the real binary; its exit code is kept for exit.
-			"sami": func(ts *testscript.TestScript, neg bool, args []string) {
-				err := ts.Exec(samiBin, args...)
-				code := 0
-				var ee *exec.ExitError
-				switch {
-				case errors.As(err, &ee):
-					code = ee.ExitCode()
-				case err != nil:
-					ts.Fatalf("sami: %v", err)
-				}
-				ts.Setenv("EXIT", strconv.Itoa(code))
-				if neg != (code != 0) {
-					ts.Fatalf("sami exited with %d (want a failure: %v)", code, neg)
-				}
-			},
-			// exit N: the last sami exited with N.
-			"exit": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 {
-					ts.Fatalf("usage: exit CODE")
-				}
-				if got := ts.Getenv("EXIT"); (got == args[0]) == neg {
-					ts.Fatalf("sami exited with %s, want %s", got, args[0])
-				}
-			},
-		},
+		Cmds: samiCmds(nil),
 	})
 }

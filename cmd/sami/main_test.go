@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -205,35 +206,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("INVENTORY", l.inventory)
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// sami ARGS...: the real binary; its exit code is kept for exit.
-			"sami": func(ts *testscript.TestScript, neg bool, args []string) {
-				err := ts.Exec(samiBin, args...)
-				code := 0
-				var ee *exec.ExitError
-				switch {
-				case errors.As(err, &ee):
-					code = ee.ExitCode()
-				case err != nil:
-					ts.Fatalf("sami: %v", err)
-				}
-				ts.Setenv("EXIT", strconv.Itoa(code))
-				if neg && code == 0 {
-					ts.Fatalf("sami succeeded, want a failure")
-				}
-				if !neg && code != 0 {
-					ts.Fatalf("sami exited with %d", code)
-				}
-			},
-			// exit N: the last sami exited with N.
-			"exit": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 {
-					ts.Fatalf("usage: exit CODE")
-				}
-				if got := ts.Getenv("EXIT"); (got == args[0]) == neg {
-					ts.Fatalf("sami exited with %s, want %s", got, args[0])
-				}
-			},
+		Cmds: samiCmds(map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// seed DEVICE VM N: N sessions of VM on DEVICE.
 			"seed": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 3 {
@@ -290,6 +263,39 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Check(l.abandon(context.Background(), ts.Getenv("SAMI_JOURNAL"), args[0], args[1], args[2], migrate.Phase(args[3])))
 			},
-		},
+		}),
 	})
+}
+
+// samiCmds are the testscript commands every script has, plus more:
+//   - sami ARGS...: the real binary; its exit code is kept for exit;
+//   - exit N: the last sami exited with N.
+func samiCmds(more map[string]func(ts *testscript.TestScript, neg bool, args []string)) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"sami": func(ts *testscript.TestScript, neg bool, args []string) {
+			err := ts.Exec(samiBin, args...)
+			code := 0
+			var ee *exec.ExitError
+			switch {
+			case errors.As(err, &ee):
+				code = ee.ExitCode()
+			case err != nil:
+				ts.Fatalf("sami: %v", err)
+			}
+			ts.Setenv("EXIT", strconv.Itoa(code))
+			if neg != (code != 0) {
+				ts.Fatalf("sami exited with %d (want a failure: %v)", code, neg)
+			}
+		},
+		"exit": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 1 {
+				ts.Fatalf("usage: exit CODE")
+			}
+			if got := ts.Getenv("EXIT"); (got == args[0]) == neg {
+				ts.Fatalf("sami exited with %s, want %s", got, args[0])
+			}
+		},
+	}
+	maps.Copy(cmds, more)
+	return cmds
 }
